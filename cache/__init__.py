@@ -1,0 +1,1 @@
+"""Content-addressed HDF5 artifact store (no math, no torch)."""

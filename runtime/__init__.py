@@ -1,0 +1,1 @@
+"""Torch runtime of e2compile: field types, geometric tensors and equivariant modules."""

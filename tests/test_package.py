@@ -1,0 +1,62 @@
+"""Packaging and layering: the console script works and dependencies flow one way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imported_after(statement: str) -> set[str]:
+    """Top-level module names imported by running ``statement`` in a fresh interpreter."""
+    code = (
+        "import sys, json\n"
+        f"{statement}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_console_script_reports_version():
+    from e2compile import __version__
+
+    out = subprocess.run(
+        [sys.executable, "-m", "cli", "--version"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert __version__ in out.stdout
+
+
+def test_unknown_subpackage_is_an_attribute_error():
+    import e2compile
+
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        e2compile.nonexistent  # noqa: B018
+
+
+def test_cache_knows_no_math_and_no_torch():
+    mods = _imported_after("import cache, cache.store")
+    assert not {"torch", "e2compile", "runtime", "sympy"} & mods
+
+
+def test_compiler_knows_no_torch():
+    mods = _imported_after(
+        "import e2compile.group, e2compile.gspaces, e2compile.kernels, e2compile.compiler"
+    )
+    assert "torch" not in mods
+    assert "runtime" not in mods
+    assert "cache" not in mods
+
+
+def test_runtime_import_is_light():
+    """Importing the runtime must not pull in the compiler's heavy maths (sympy, rbf)."""
+    mods = _imported_after("from runtime import nn")
+    assert not {"sympy", "rbf"} & mods

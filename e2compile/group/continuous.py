@@ -1,0 +1,268 @@
+"""The continuous groups SO(2) (planar rotations) and O(2) (rotations and reflections).
+
+Both carry a ``maximum_frequency`` bounding the irreps that exist in the group object (default 10,
+as in the reference library).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from . import maps
+from ._checks import check_int, check_max_frequency, check_pair, check_real, is_int
+from ._math import TWO_PI, angle_close, angle_mod, psi, psichi
+from .cyclic import cyclic_group
+from .dihedral import dihedral_group
+from .group import ElementList, Group
+from .representation import IrreducibleRepresentation
+
+__all__ = ["SO2", "O2", "so2_group", "o2_group"]
+
+DEFAULT_MAXIMUM_FREQUENCY = 10
+_TESTING_ANGLES = [TWO_PI * i / 52 for i in range(52)]
+
+
+def _averaging_order(maximum_frequency: int) -> int:
+    # products of two irreps have frequency <= 2F: a cyclic subgroup of order > 2F averages them
+    # exactly.
+    return max(16, 4 * maximum_frequency + 4)
+
+
+class SO2(Group):
+    """The group SO(2) of planar rotations; an element is an angle in radians.
+
+    Irreps ``irrep_k``, ``k = 0..maximum_frequency``: trivial for ``k = 0``, otherwise the 2x2
+    rotation by ``kθ``.
+    """
+
+    continuous = True
+
+    @classmethod
+    def _canonical_params(cls, maximum_frequency: int | None = DEFAULT_MAXIMUM_FREQUENCY) -> tuple:
+        if maximum_frequency is None:
+            maximum_frequency = DEFAULT_MAXIMUM_FREQUENCY
+        return (check_max_frequency(maximum_frequency),)
+
+    def _setup(self) -> None:
+        self.maximum_frequency = self._params[0]
+        self.rotation_order = -1
+        self.name = "SO(2)"
+        self.identity = 0.0
+
+    def _build_irreps(self) -> list[IrreducibleRepresentation]:
+        out = [
+            IrreducibleRepresentation(
+                self, "irrep_0", (0,), 1, 1, ("pointwise", "gate", "norm", "gated"), frequency=0
+            )
+        ]
+        for k in range(1, self.maximum_frequency + 1):
+            out.append(
+                IrreducibleRepresentation(
+                    self, f"irrep_{k}", (k,), 2, 2, ("norm", "gated"), frequency=k
+                )
+            )
+        return out
+
+    def order(self) -> int:
+        return -1
+
+    @property
+    def elements(self) -> None:
+        return None
+
+    @property
+    def testing_elements(self) -> ElementList:
+        return ElementList(_TESTING_ANGLES)
+
+    def _averaging_elements(self) -> list:
+        M = _averaging_order(self.maximum_frequency)
+        return [TWO_PI * i / M for i in range(M)]
+
+    def _check(self, element: Any, argname: str = "element") -> float:
+        return angle_mod(check_real(element, argname, "an element of SO(2) (an angle)"))
+
+    def _combine(self, a: float, b: float) -> float:
+        return angle_mod(a + b)
+
+    def _inverse(self, a: float) -> float:
+        return angle_mod(-a)
+
+    def _equal(self, a: float, b: float) -> bool:
+        return angle_close(a, b)
+
+    @property
+    def _trivial_id(self) -> tuple:
+        return (0,)
+
+    def _irrep_matrix(self, irrep_id: tuple, element: float) -> np.ndarray:
+        (k,) = irrep_id
+        if k == 0:
+            return np.ones((1, 1))
+        return psi(element, k)
+
+    def _canonical_subgroup_id(self, id: Any) -> Hashable:
+        if not is_int(id):
+            raise TypeError(f"id: subgroups of SO(2) are identified by an int M, got {id!r}")
+        M = int(id)
+        if M != -1 and M < 1:
+            raise ValueError(f"id: M must be a positive int (C_M) or -1 (SO(2)), got {M}")
+        return M
+
+    def _build_subgroup(self, M: Hashable) -> tuple[Group, Any, Any]:
+        if M == -1:
+            return self, maps.IdentityMap(self), maps.IdentityMap(self)
+        sub = cyclic_group(M)
+        return sub, maps.CyclicInSO2Parent(sub, M), maps.CyclicInSO2Child(self, M)
+
+    def _coset_representatives(self, subgroup_id: Hashable) -> list:
+        if subgroup_id == -1:
+            return [0.0]
+        return super()._coset_representatives(subgroup_id)
+
+
+class O2(Group):
+    """The group O(2); an element is a pair ``(f, θ)``: the reflection ``f`` (if ``f == 1``)
+    followed by the rotation by ``θ``.
+
+    Irreps ``irrep_{j},{k}``: ``(0,0)`` trivial, ``(1,0)`` the sign of the reflection, and
+    ``(1,k)`` for ``k = 1..maximum_frequency`` two-dimensional.
+    """
+
+    continuous = True
+
+    @classmethod
+    def _canonical_params(cls, maximum_frequency: int | None = DEFAULT_MAXIMUM_FREQUENCY) -> tuple:
+        if maximum_frequency is None:
+            maximum_frequency = DEFAULT_MAXIMUM_FREQUENCY
+        return (check_max_frequency(maximum_frequency),)
+
+    def _setup(self) -> None:
+        self.maximum_frequency = self._params[0]
+        self.rotation_order = -1
+        self.name = "O(2)"
+        self.identity = (0, 0.0)
+
+    def _build_irreps(self) -> list[IrreducibleRepresentation]:
+        out = [
+            IrreducibleRepresentation(
+                self,
+                "irrep_0,0",
+                (0, 0),
+                1,
+                1,
+                ("pointwise", "gate", "norm", "gated"),
+                frequency=0,
+                flip_frequency=0,
+            ),
+            IrreducibleRepresentation(
+                self, "irrep_1,0", (1, 0), 1, 1, ("norm", "gated"), frequency=0, flip_frequency=1
+            ),
+        ]
+        for k in range(1, self.maximum_frequency + 1):
+            out.append(
+                IrreducibleRepresentation(
+                    self,
+                    f"irrep_1,{k}",
+                    (1, k),
+                    2,
+                    1,
+                    ("norm", "gated"),
+                    frequency=k,
+                    flip_frequency=1,
+                )
+            )
+        return out
+
+    def order(self) -> int:
+        return -1
+
+    @property
+    def elements(self) -> None:
+        return None
+
+    @property
+    def testing_elements(self) -> ElementList:
+        return ElementList([(f, a) for f in range(2) for a in _TESTING_ANGLES])
+
+    def _averaging_elements(self) -> list:
+        M = _averaging_order(self.maximum_frequency)
+        return [(f, TWO_PI * i / M) for f in range(2) for i in range(M)]
+
+    def _check(self, element: Any, argname: str = "element") -> tuple[int, float]:
+        f, theta = check_pair(element, argname, "an element of O(2)")
+        f = check_int(f, argname, 0, 2, "the flip component")
+        theta = angle_mod(check_real(theta, argname, "the rotation angle"))
+        return (f, theta)
+
+    def _combine(self, a: tuple[int, float], b: tuple[int, float]) -> tuple[int, float]:
+        f1, t1 = a
+        f2, t2 = b
+        return ((f1 + f2) % 2, angle_mod(t1 + (-t2 if f1 else t2)))
+
+    def _inverse(self, a: tuple[int, float]) -> tuple[int, float]:
+        f, t = a
+        return (f, t if f else angle_mod(-t))
+
+    def _equal(self, a: tuple[int, float], b: tuple[int, float]) -> bool:
+        return a[0] == b[0] and angle_close(a[1], b[1])
+
+    @property
+    def _trivial_id(self) -> tuple:
+        return (0, 0)
+
+    def _irrep_matrix(self, irrep_id: tuple, element: tuple[int, float]) -> np.ndarray:
+        j, k = irrep_id
+        f, theta = element
+        if k == 0:
+            return np.array([[-1.0 if j * f else 1.0]])
+        return psichi(theta, f, k)
+
+    def _canonical_subgroup_id(self, id: Any) -> Hashable:
+        if not isinstance(id, (tuple, list)) or len(id) != 2:
+            raise TypeError(f"id: subgroups of O(2) are identified by a pair (θ, M), got {id!r}")
+        theta, M = id
+        if not is_int(M):
+            raise TypeError(f"id: M must be an int (or -1), got {M!r}")
+        M = int(M)
+        if M != -1 and M < 1:
+            raise ValueError(f"id: M must be a positive int or -1, got {M}")
+        if theta is not None:
+            theta = angle_mod(check_real(theta, "id", "the flip axis θ"))
+        return (theta, M)
+
+    def _build_subgroup(self, id: Hashable) -> tuple[Group, Any, Any]:
+        theta, M = id
+        if theta is None:
+            if M == -1:
+                sub = so2_group(self.maximum_frequency)
+                return sub, maps.SO2InO2Parent(sub), maps.SO2InO2Child(self)
+            sub = cyclic_group(M)
+            return sub, maps.CyclicInO2Parent(sub, M), maps.CyclicInO2Child(self, M)
+        if M == -1:
+            if theta == 0.0:
+                return self, maps.IdentityMap(self), maps.IdentityMap(self)
+            return self, maps.O2InO2Parent(self, theta), maps.O2InO2Child(self, theta)
+        if M == 1:
+            sub = cyclic_group(2)
+            return sub, maps.FlipInO2Parent(sub, theta), maps.FlipInO2Child(self, theta)
+        sub = dihedral_group(M)
+        return sub, maps.DihedralInO2Parent(sub, M, theta), maps.DihedralInO2Child(self, M, theta)
+
+    def _coset_representatives(self, subgroup_id: Hashable) -> list:
+        theta, M = subgroup_id
+        if M == -1:
+            return [(0, 0.0)] if theta is not None else [(0, 0.0), (1, 0.0)]
+        return super()._coset_representatives(subgroup_id)
+
+
+def so2_group(maximum_frequency: int = DEFAULT_MAXIMUM_FREQUENCY) -> SO2:
+    """The shared instance of SO(2) with irreps up to ``maximum_frequency``."""
+    return SO2(maximum_frequency)
+
+
+def o2_group(maximum_frequency: int = DEFAULT_MAXIMUM_FREQUENCY) -> O2:
+    """The shared instance of O(2) with irreps up to ``maximum_frequency``."""
+    return O2(maximum_frequency)

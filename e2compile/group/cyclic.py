@@ -1,0 +1,128 @@
+"""The cyclic group C_N of rotations by multiples of 2π/N."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from . import maps
+from ._checks import check_int, check_order, is_int
+from ._math import psi
+from .group import ElementList, Group
+from .representation import IrreducibleRepresentation
+
+__all__ = ["CyclicGroup", "cyclic_group", "trivial_group"]
+
+_TRIVIAL_NL = ("pointwise", "gate", "norm", "gated", "concatenated")
+
+
+class CyclicGroup(Group):
+    """The cyclic group ``C_N``; element ``r`` (an int in ``0..N-1``) is the rotation by
+    ``2πr/N``.
+
+    Irreps ``irrep_k`` for ``k = 0..N//2``: one-dimensional for ``k = 0`` and ``k = N/2``,
+    otherwise the 2x2 rotation by ``k·2πr/N``.
+    """
+
+    @classmethod
+    def _canonical_params(cls, N: int) -> tuple:
+        return (check_order(N, "N"),)
+
+    def _setup(self) -> None:
+        self.N = self._params[0]
+        self.rotation_order = self.N
+        self.name = f"C{self.N}"
+        self.identity = 0
+        self._elements = list(range(self.N))
+        self._regular_extra_nonlin = frozenset({"vectorfield"})
+
+    def _build_irreps(self) -> list[IrreducibleRepresentation]:
+        out = []
+        N = self.N
+        for k in range(N // 2 + 1):
+            one_dim = k == 0 or 2 * k == N
+            if k == 0:
+                nl: tuple[str, ...] = _TRIVIAL_NL
+            elif one_dim:
+                nl = ("norm", "gated", "concatenated")
+            else:
+                nl = ("norm", "gated")
+            out.append(
+                IrreducibleRepresentation(
+                    self,
+                    f"irrep_{k}",
+                    (k,),
+                    1 if one_dim else 2,
+                    1 if one_dim else 2,
+                    nl,
+                    frequency=k,
+                )
+            )
+        return out
+
+    def order(self) -> int:
+        return self.N
+
+    @property
+    def elements(self) -> list[int]:
+        return list(self._elements)
+
+    @property
+    def testing_elements(self) -> ElementList:
+        return ElementList(self._elements)
+
+    def _check(self, element: Any, argname: str = "element") -> int:
+        return check_int(element, argname, 0, self.N, f"an element of {self.name}")
+
+    def _combine(self, a: int, b: int) -> int:
+        return (a + b) % self.N
+
+    def _inverse(self, a: int) -> int:
+        return (-a) % self.N
+
+    @property
+    def _trivial_id(self) -> tuple:
+        return (0,)
+
+    def _irrep_matrix(self, irrep_id: tuple, element: int) -> np.ndarray:
+        (k,) = irrep_id
+        if k == 0:
+            return np.ones((1, 1))
+        if 2 * k == self.N:
+            return np.array([[-1.0 if element % 2 else 1.0]])
+        return psi(2.0 * math.pi * element / self.N, k)
+
+    # -- subgroups ----------------------------------------------------------------------------
+    def _canonical_subgroup_id(self, id: Any) -> Hashable:
+        if not is_int(id):
+            raise TypeError(
+                f"id: subgroups of {self.name} are identified by an int M dividing {self.N}, "
+                f"got {id!r}"
+            )
+        M = int(id)
+        if M < 1 or self.N % M != 0:
+            raise ValueError(f"id: {M} does not divide N={self.N} in {self.name}")
+        return M
+
+    def _build_subgroup(self, M: Hashable) -> tuple[Group, Any, Any]:
+        sub = cyclic_group(M)
+        if M == self.N:
+            return sub, maps.IdentityMap(self), maps.IdentityMap(self)
+        return (
+            sub,
+            maps.CyclicInCyclicParent(sub, self.N, M),
+            maps.CyclicInCyclicChild(self, self.N, M),
+        )
+
+
+def cyclic_group(N: int) -> CyclicGroup:
+    """The shared instance of ``C_N``."""
+    return CyclicGroup(N)
+
+
+def trivial_group() -> CyclicGroup:
+    """The trivial group, i.e. ``C_1``."""
+    return CyclicGroup(1)

@@ -1,0 +1,158 @@
+"""The dihedral group D_N of N rotations and N reflections."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from . import maps
+from ._checks import check_int, check_order, check_pair, is_int
+from ._math import psichi
+from .cyclic import cyclic_group
+from .group import ElementList, Group
+from .representation import IrreducibleRepresentation
+
+__all__ = ["DihedralGroup", "dihedral_group"]
+
+_TRIVIAL_NL = ("pointwise", "gate", "norm", "gated", "concatenated")
+
+
+class DihedralGroup(Group):
+    """The dihedral group ``D_N``.
+
+    An element is a pair ``(f, r)`` with ``f`` in ``{0, 1}`` and ``r`` in ``0..N-1``: the
+    reflection ``f`` (if ``f == 1``) followed by the rotation by ``2πr/N``. Irreps
+    ``irrep_{j},{k}`` (flip frequency ``j``, rotation frequency ``k``) come in the order ``(0,0)``,
+    ``(1,k)`` for ``k = 0..N//2``, then ``(0, N/2)`` when ``N`` is even; ``(1, k)`` with
+    ``0 < k < N/2`` is two-dimensional.
+    """
+
+    @classmethod
+    def _canonical_params(cls, N: int) -> tuple:
+        return (check_order(N, "N"),)
+
+    def _setup(self) -> None:
+        self.N = self._params[0]
+        self.rotation_order = self.N
+        self.name = f"D{self.N}"
+        self.identity = (0, 0)
+        self._elements = [(f, r) for f in range(2) for r in range(self.N)]
+
+    def _irrep_ids(self) -> list[tuple[int, int]]:
+        N = self.N
+        ids = [(0, 0)] + [(1, k) for k in range(N // 2 + 1)]
+        if N % 2 == 0:
+            ids.append((0, N // 2))
+        return ids
+
+    def _build_irreps(self) -> list[IrreducibleRepresentation]:
+        out = []
+        for j, k in self._irrep_ids():
+            two_dim = 0 < k and 2 * k != self.N
+            if (j, k) == (0, 0):
+                nl: tuple[str, ...] = _TRIVIAL_NL
+            elif two_dim:
+                nl = ("norm", "gated")
+            else:
+                nl = ("norm", "gated", "concatenated")
+            out.append(
+                IrreducibleRepresentation(
+                    self,
+                    f"irrep_{j},{k}",
+                    (j, k),
+                    2 if two_dim else 1,
+                    1,
+                    nl,
+                    frequency=k,
+                    flip_frequency=j,
+                )
+            )
+        return out
+
+    def order(self) -> int:
+        return 2 * self.N
+
+    @property
+    def elements(self) -> list[tuple[int, int]]:
+        return list(self._elements)
+
+    @property
+    def testing_elements(self) -> ElementList:
+        return ElementList(self._elements)
+
+    def _check(self, element: Any, argname: str = "element") -> tuple[int, int]:
+        f, r = check_pair(element, argname, f"an element of {self.name}")
+        f = check_int(f, argname, 0, 2, "the flip component")
+        r = check_int(r, argname, 0, self.N, "the rotation component")
+        return (f, r)
+
+    def _combine(self, a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        f1, r1 = a
+        f2, r2 = b
+        return ((f1 + f2) % 2, (r1 + (-1 if f1 else 1) * r2) % self.N)
+
+    def _inverse(self, a: tuple[int, int]) -> tuple[int, int]:
+        f, r = a
+        return (f, r if f else (-r) % self.N)
+
+    @property
+    def _trivial_id(self) -> tuple:
+        return (0, 0)
+
+    def _irrep_matrix(self, irrep_id: tuple, element: tuple[int, int]) -> np.ndarray:
+        j, k = irrep_id
+        f, r = element
+        if k == 0 or 2 * k == self.N:
+            v = -1.0 if (j * f + (r if k else 0)) % 2 else 1.0
+            return np.array([[v]])
+        return psichi(2.0 * math.pi * r / self.N, f, k)
+
+    # -- subgroups ----------------------------------------------------------------------------
+    def _canonical_subgroup_id(self, id: Any) -> Hashable:
+        if not isinstance(id, (tuple, list)) or len(id) != 2:
+            raise TypeError(
+                f"id: subgroups of {self.name} are identified by a pair (k, M), got {id!r}"
+            )
+        k, M = id
+        if not is_int(M):
+            raise TypeError(f"id: M must be an int dividing {self.N}, got {M!r}")
+        M = int(M)
+        if M < 1 or self.N % M != 0:
+            raise ValueError(f"id: M={M} does not divide N={self.N}")
+        if k is not None:
+            if not is_int(k):
+                raise TypeError(f"id: k must be None or an int, got {k!r}")
+            k = int(k)
+            if not 0 <= k < self.N // M:
+                raise ValueError(f"id: k={k} must be in [0, {self.N // M - 1}] for M={M}")
+        return (k, M)
+
+    def _build_subgroup(self, id: Hashable) -> tuple[Group, Any, Any]:
+        k, M = id
+        N = self.N
+        if k is None:
+            sub = cyclic_group(M)
+            return (
+                sub,
+                maps.CyclicInDihedralParent(sub, N, M),
+                maps.CyclicInDihedralChild(self, N, M),
+            )
+        if M == 1:
+            sub = cyclic_group(2)
+            return sub, maps.FlipInDihedralParent(sub, N, k), maps.FlipInDihedralChild(self, N, k)
+        sub = dihedral_group(M)
+        if M == N and k == 0:
+            return sub, maps.IdentityMap(self), maps.IdentityMap(self)
+        return (
+            sub,
+            maps.DihedralInDihedralParent(sub, N, M, k),
+            maps.DihedralInDihedralChild(self, N, M, k),
+        )
+
+
+def dihedral_group(N: int) -> DihedralGroup:
+    """The shared instance of ``D_N``."""
+    return DihedralGroup(N)

@@ -1,0 +1,60 @@
+"""Equivariant modules of the runtime."""
+
+from .antialiased import NormMaxPool, PointwiseAvgPoolAntialiased, PointwiseMaxPoolAntialiased
+from .batchnorm import InnerBatchNorm, NormBatchNorm
+from .containers import ModuleList, SequentialModule
+from .dropout import FieldDropout, PointwiseDropout
+from .equivariant_module import EquivariantModule
+from .invariant import GroupPooling, NormPool
+from .max_pool_channels import MaxPoolChannels
+from .misc import (
+    DisentangleModule,
+    IdentityModule,
+    MaskModule,
+    ReshuffleModule,
+    RestrictionModule,
+)
+from .multiple import MultipleModule
+from .nonlinearities import ELU, GatedNonLinearity1, NormNonLinearity, PointwiseNonLinearity, ReLU
+from .pooling import (
+    PointwiseAdaptiveAvgPool,
+    PointwiseAdaptiveMaxPool,
+    PointwiseAvgPool,
+    PointwiseMaxPool,
+)
+from .upsampling import R2Upsampling
+from .vectorfield import GatedNonLinearity2, VectorFieldNonLinearity
+
+__all__ = [
+    "EquivariantModule",
+    "SequentialModule",
+    "ModuleList",
+    "IdentityModule",
+    "RestrictionModule",
+    "ReshuffleModule",
+    "MaskModule",
+    "DisentangleModule",
+    "MultipleModule",
+    "InnerBatchNorm",
+    "NormBatchNorm",
+    "ReLU",
+    "ELU",
+    "PointwiseNonLinearity",
+    "NormNonLinearity",
+    "GatedNonLinearity1",
+    "GatedNonLinearity2",
+    "VectorFieldNonLinearity",
+    "PointwiseMaxPool",
+    "PointwiseAvgPool",
+    "PointwiseAdaptiveAvgPool",
+    "PointwiseAdaptiveMaxPool",
+    "PointwiseMaxPoolAntialiased",
+    "PointwiseAvgPoolAntialiased",
+    "NormMaxPool",
+    "GroupPooling",
+    "NormPool",
+    "MaxPoolChannels",
+    "FieldDropout",
+    "PointwiseDropout",
+    "R2Upsampling",
+]

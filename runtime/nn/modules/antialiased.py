@@ -1,0 +1,188 @@
+"""Anti-aliased pooling: a Gaussian blur before subsampling (Zhang, "Making Convolutional
+Networks Shift-Invariant Again", ICML 2019), and norm-based max pooling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..field_type import FieldType
+from ..geometric_tensor import GeometricTensor
+from ._utils import (
+    field_reduce_sum,
+    long_tensor,
+    pair,
+    require_field_type,
+    require_support,
+    windows_symmetric,
+)
+from .equivariant_module import EquivariantModule
+from .pooling import _Pool2d
+
+__all__ = ["PointwiseMaxPoolAntialiased", "PointwiseAvgPoolAntialiased", "NormMaxPool"]
+
+
+def gaussian_filter(sigma: float) -> torch.Tensor:
+    """A normalised ``(1, 1, s, s)`` Gaussian of std ``sigma`` (pixels), ``s = 2 round(4 sigma)
+    + 1``: symmetric under 90-degree rotations and flips of the grid."""
+    size = 2 * int(round(4 * sigma)) + 1
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    return (g / g.sum()).reshape(1, 1, size, size).to(torch.get_default_dtype())
+
+
+def _blur_conv(channels: int, filt: torch.Tensor, stride: Any, padding: Any) -> torch.nn.Conv2d:
+    size = filt.shape[-1]
+    conv = torch.nn.Conv2d(
+        channels, channels, size, stride=stride, padding=padding, groups=channels, bias=False
+    )
+    conv = conv.to(device=filt.device, dtype=filt.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(filt.expand(channels, 1, size, size))
+    conv.weight.requires_grad_(False)
+    return conv
+
+
+def _check_sigma(sigma: float, who: str) -> float:
+    sigma = float(sigma)
+    if not sigma > 0:
+        raise ValueError(f"{who}: 'sigma' must be positive, got {sigma}")
+    return sigma
+
+
+class PointwiseMaxPoolAntialiased(_Pool2d):
+    """Channel-wise max pooling with stride 1, then a Gaussian blur (std ``sigma``) applied with
+    the pooling ``stride``. Only for fields that support pointwise non-linearities."""
+
+    def __init__(
+        self,
+        in_type: FieldType,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+        sigma: float = 0.6,
+    ) -> None:
+        super().__init__(in_type, kernel_size, stride, padding, dilation, ceil_mode, True)
+        self.sigma = _check_sigma(sigma, "PointwiseMaxPoolAntialiased")
+        self.register_buffer("filter", gaussian_filter(self.sigma), persistent=False)
+        self._blur_pad = (self.filter.shape[-1] - 1) // 2
+
+    def _pooled(self, size: int, axis: int) -> int:
+        k, p, d = self.kernel_size[axis], self.padding[axis], self.dilation[axis]
+        return size + 2 * p - d * (k - 1)
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        x = self._check_input(input)
+        y = F.max_pool2d(x, self.kernel_size, 1, self.padding, self.dilation, self.ceil_mode)
+        c, s = x.shape[1], self.filter.shape[-1]
+        w = self.filter.to(y.dtype).expand(c, 1, s, s)
+        y = F.conv2d(y, w, stride=self.stride, padding=self._blur_pad, groups=c)
+        return GeometricTensor(y, self.out_type)
+
+    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
+        b, c, h, w = self._check_shape(input_shape, min_dims=4)
+        return (
+            b,
+            c,
+            *((self._pooled(n, i) - 1) // self.stride[i] + 1 for i, n in enumerate((h, w))),
+        )
+
+    def _grid_symmetric(self, size: int) -> bool:
+        return all((self._pooled(size, i) - 1) % self.stride[i] == 0 for i in range(2))
+
+    def export(self) -> torch.nn.Sequential:
+        """``MaxPool2d`` (stride 1) followed by a frozen depthwise ``Conv2d`` with the blur."""
+        self.eval()
+        pool = torch.nn.MaxPool2d(
+            self.kernel_size, 1, self.padding, self.dilation, ceil_mode=self.ceil_mode
+        )
+        blur = _blur_conv(self.in_type.size, self.filter, self.stride, self._blur_pad)
+        return torch.nn.Sequential(pool, blur).eval()
+
+
+class PointwiseAvgPoolAntialiased(EquivariantModule):
+    """A Gaussian blur of every channel (std ``sigma``) applied with ``stride``; ``padding``
+    defaults to half the filter size, which keeps the size when ``stride=1``. Linear: any field
+    type works."""
+
+    def __init__(self, in_type: FieldType, sigma: float, stride: Any, padding: Any = None) -> None:
+        super().__init__()
+        who = "PointwiseAvgPoolAntialiased"
+        self.in_type = self.out_type = require_field_type(in_type, who)
+        self.sigma = _check_sigma(sigma, who)
+        self.register_buffer("filter", gaussian_filter(self.sigma), persistent=False)
+        size = self.filter.shape[-1]
+        self.stride = pair(stride, "stride", who)
+        self.padding = pair((size - 1) // 2 if padding is None else padding, "padding", who)
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        x = self._check_input(input)
+        c, s = x.shape[1], self.filter.shape[-1]
+        w = self.filter.to(x.dtype).expand(c, 1, s, s)
+        y = F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=c)
+        return GeometricTensor(y, self.out_type)
+
+    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
+        b, c, h, w = self._check_shape(input_shape, min_dims=4)
+        s = self.filter.shape[-1]
+        return (
+            b,
+            c,
+            *((n + 2 * self.padding[i] - s) // self.stride[i] + 1 for i, n in enumerate((h, w))),
+        )
+
+    def _grid_symmetric(self, size: int) -> bool:
+        s = self.filter.shape[-1]
+        return all(
+            windows_symmetric(size, s, self.stride[i], self.padding[i], 1, False) for i in range(2)
+        )
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}, stride={self.stride}, padding={self.padding}"
+
+    def export(self) -> torch.nn.Conv2d:
+        """A frozen depthwise ``torch.nn.Conv2d`` holding the blur filter."""
+        self.eval()
+        return _blur_conv(self.in_type.size, self.filter, self.stride, self.padding).eval()
+
+
+class NormMaxPool(_Pool2d):
+    """Max pooling by norm: in each window, every field keeps the vector with the largest norm.
+
+    Needs fields whose representation supports ``'norm'`` non-linearities.
+    """
+
+    def __init__(
+        self,
+        in_type: FieldType,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> None:
+        require_support(in_type, "norm", "NormMaxPool")
+        super().__init__(in_type, kernel_size, stride, padding, dilation, ceil_mode, False)
+        self.register_buffer("_fields", long_tensor(in_type.channel_fields()), persistent=False)
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        x = self._check_input(input)
+        b, c, h, w = x.shape
+        norms = field_reduce_sum(x.detach() ** 2, self._fields, len(self.in_type))
+        _, idx = F.max_pool2d(
+            norms,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            return_indices=True,
+        )
+        ho, wo = idx.shape[-2:]
+        idx = idx.index_select(1, self._fields).reshape(b, c, ho * wo)
+        y = x.reshape(b, c, h * w).gather(2, idx).reshape(b, c, ho, wo)
+        return GeometricTensor(y, self.out_type)

@@ -1,0 +1,136 @@
+"""Non-linearities that change the field type: ``VectorFieldNonLinearity``,
+``GatedNonLinearity2`` (gates and gated fields in two tensors)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..field_type import FieldType
+from ..geometric_tensor import GeometricTensor
+from ..grid import grid_exact_elements
+from ._utils import long_tensor, require_field_type, spatial_view
+from .equivariant_module import EquivariantModule
+
+__all__ = ["VectorFieldNonLinearity", "GatedNonLinearity2"]
+
+
+class VectorFieldNonLinearity(EquivariantModule):
+    """Turn each regular field of C_N into a vector: the vector at angle ``2 pi r / N`` (``r``
+    the channel of largest activation) scaled by that activation. The output fields transform by
+    the frequency-1 irrep. Only for regular representations of cyclic groups."""
+
+    def __init__(self, in_type: FieldType, **kwargs: Any) -> None:
+        super().__init__()
+        who = "VectorFieldNonLinearity"
+        require_field_type(in_type, who)
+        group = in_type.fibergroup
+        n = group.order()
+        for i, r in enumerate(in_type.representations):
+            if "vectorfield" not in r.supported_nonlinearities or r.size != n:
+                raise ValueError(
+                    f"{who}: field {i} of 'in_type' ({r.name!r}) is not the regular "
+                    "representation of a cyclic group (no 'vectorfield' support)"
+                )
+        self.in_type = in_type
+        self.out_type = FieldType(in_type.gspace, [in_type.gspace.irrep(1)] * len(in_type))
+        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+        basis = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+        self.register_buffer("_directions", basis.to(torch.get_default_dtype()), persistent=False)
+        self._n = n
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        x = self._check_input(input)
+        b, spatial = x.shape[0], x.shape[2:]
+        fields = x.reshape(b, -1, self._n, *spatial)
+        values, idx = fields.max(dim=2)
+        directions = self._directions.to(x.dtype)[idx]  # (B, F, *spatial, 2)
+        out = values.unsqueeze(-1) * directions
+        out = out.movedim(-1, 2).reshape(b, self.out_type.size, *spatial)
+        return GeometricTensor(out, self.out_type)
+
+    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
+        shape = self._check_shape(input_shape)
+        return (shape[0], self.out_type.size, *shape[2:])
+
+
+class GatedNonLinearity2(EquivariantModule):
+    """Gated non-linearity with gates and gated fields in two tensors.
+
+    ``in_type`` is a pair ``(gates_type, gated_type)`` with as many trivial gate fields as gated
+    fields; ``forward(gates, input)`` multiplies gated field ``i`` by ``sigmoid(gate_i - b_i)``.
+    """
+
+    def __init__(self, in_type: tuple[FieldType, FieldType], **kwargs: Any) -> None:
+        super().__init__()
+        who = "GatedNonLinearity2"
+        if not isinstance(in_type, (tuple, list)) or len(in_type) != 2:
+            raise TypeError(f"{who}: 'in_type' must be a pair (gates_type, gated_type)")
+        gates_type, gated_type = in_type
+        require_field_type(gates_type, who, "in_type[0]")
+        require_field_type(gated_type, who, "in_type[1]")
+        if gates_type.gspace != gated_type.gspace:
+            raise ValueError(f"{who}: the two field types live on different gspaces")
+        if len(gates_type) != len(gated_type):
+            raise ValueError(
+                f"{who}: {len(gates_type)} gates for {len(gated_type)} gated fields (must match)"
+            )
+        for i, r in enumerate(gates_type.representations):
+            if r.size != 1 or "gate" not in r.supported_nonlinearities:
+                raise ValueError(f"{who}: gate field {i} ({r.name!r}) must be a trivial field")
+        for i, r in enumerate(gated_type.representations):
+            if "gated" not in r.supported_nonlinearities:
+                raise ValueError(
+                    f"{who}: field {i} of 'in_type[1]' ({r.name!r}) does not support 'gated'"
+                )
+        self.in_type = (gates_type, gated_type)
+        self.out_type = gated_type
+        self.register_buffer("_owner", long_tensor(gated_type.channel_fields()), persistent=False)
+        self.bias = torch.nn.Parameter(torch.randn(len(gates_type)))
+
+    def forward(self, gates: GeometricTensor, input: GeometricTensor) -> GeometricTensor:
+        for name, t, ftype in (
+            ("gates", gates, self.in_type[0]),
+            ("input", input, self.in_type[1]),
+        ):
+            if not isinstance(t, GeometricTensor):
+                raise TypeError(f"GatedNonLinearity2: '{name}' must be a GeometricTensor")
+            if t.type != ftype:
+                raise ValueError(
+                    f"GatedNonLinearity2: '{name}' has type {t.type!r}, expected {ftype!r}"
+                )
+        g = gates.tensor
+        g = torch.sigmoid(g - spatial_view(self.bias, g.dim()))
+        return GeometricTensor(input.tensor * g.index_select(1, self._owner), self.out_type)
+
+    def evaluate_output_shape(self, gates_shape: tuple, input_shape: tuple) -> tuple:
+        for name, shape, ftype in (
+            ("gates_shape", gates_shape, self.in_type[0]),
+            ("input_shape", input_shape, self.in_type[1]),
+        ):
+            if len(shape) < 2 or shape[1] != ftype.size:
+                raise ValueError(
+                    f"GatedNonLinearity2: '{name}' {tuple(shape)} does not match {ftype!r}"
+                )
+        return tuple(input_shape)
+
+    def check_equivariance(self, atol: float = 1e-7, rtol: float = 1e-5, **kwargs: Any) -> list:
+        gates_type, gated_type = self.in_type
+        g = torch.randn(3, gates_type.size, 9, 9)
+        x = torch.randn(3, gated_type.size, 9, 9)
+        errors = []
+        with torch.no_grad():
+            ref = self(GeometricTensor(g, gates_type), GeometricTensor(x, gated_type)).tensor
+            for e in grid_exact_elements(gated_type.gspace):
+                out = self(
+                    GeometricTensor(gates_type.transform(g, e), gates_type),
+                    GeometricTensor(gated_type.transform(x, e), gated_type),
+                ).tensor
+                expected = gated_type.transform(ref, e)
+                if not torch.allclose(out, expected, atol=atol, rtol=rtol):
+                    err = (out - expected).abs().max().item()
+                    raise AssertionError(f"GatedNonLinearity2: error {err:.3g} for element {e!r}")
+                errors.append((e, (out - expected).abs().mean().item()))
+        return errors

@@ -1,0 +1,72 @@
+"""Exceptions and warnings raised by the artifact store."""
+
+from __future__ import annotations
+
+import shlex
+
+__all__ = [
+    "CacheError",
+    "CorruptArtifactError",
+    "CorruptArtifactWarning",
+    "OfflineMissError",
+    "ReadOnlyStoreError",
+    "StoreWriteWarning",
+    "UnreadableArtifactError",
+    "compile_command",
+]
+
+
+class CacheError(Exception):
+    """Base class of every error raised by :mod:`cache`."""
+
+
+class CorruptArtifactError(CacheError):
+    """An artifact file is truncated, bit-flipped, schema-invalid or stored under the wrong key."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"{location}: {reason}")
+        self.location = location
+        self.reason = reason
+
+
+class UnreadableArtifactError(CorruptArtifactError):
+    """An artifact this process cannot use although it may be intact: a newer format version, or a
+    file it has no permission to read.
+
+    It is treated as a miss but never quarantined: a newer e2compile sharing the store may own it.
+    """
+
+
+class ReadOnlyStoreError(CacheError, PermissionError):
+    """A write was attempted on a store location that cannot be written."""
+
+
+def compile_command(spec_json: str) -> str:
+    """The exact shell command that compiles the artifact of ``spec_json`` into the store."""
+    return f"e2c compile --spec-json {shlex.quote(spec_json)}"
+
+
+class OfflineMissError(CacheError, LookupError):
+    """Offline mode (``E2C_OFFLINE=1``) and the artifact is in none of the store's layers."""
+
+    def __init__(self, key: str, spec_json: str | None = None) -> None:
+        self.key = key
+        self.spec_json = spec_json
+        if spec_json is not None:
+            hint = f"compile it ahead of time with:\n    {compile_command(spec_json)}"
+            what = f"{key} (spec {spec_json})"
+        else:
+            hint = "compile it ahead of time with `e2c compile` (see `e2c compile --help`)"
+            what = key
+        super().__init__(
+            f"artifact {what} is not in the store and offline mode (E2C_OFFLINE=1) forbids "
+            f"compiling at run time; {hint}"
+        )
+
+
+class CorruptArtifactWarning(UserWarning):
+    """An invalid artifact was found: moved aside (when writable) and treated as a miss."""
+
+
+class StoreWriteWarning(UserWarning):
+    """A freshly compiled artifact could not be written to the store (it is still returned)."""

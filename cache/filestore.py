@@ -1,0 +1,406 @@
+"""``FileStore``: one directory of artifacts, ``<root>/<key[:2]>/<key>.h5``.
+
+Writes are put-if-absent and atomic (temporary file in the same directory, fsync,
+``os.replace``), so a reader never sees a partial file and concurrent writers of the same key are
+harmless: artifacts are content-addressed, the per-key file lock only avoids doing the same work
+twice. Invalid files are reported once, moved to ``<root>/quarantine/`` (writable stores only) and
+treated as misses.
+
+Layout of a root: ``ab/abcd….h5`` artifacts, ``locks/<key>.lock`` lock files, ``quarantine/``
+files moved aside, ``.<key>.*.tmp`` in-flight writes (removed by :meth:`FileStore.gc` when stale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+import h5py
+
+from .errors import (
+    CorruptArtifactError,
+    CorruptArtifactWarning,
+    ReadOnlyStoreError,
+    UnreadableArtifactError,
+)
+from .format import (
+    USERBLOCK_SIZE,
+    ArtifactInfo,
+    open_sealed_bytes,
+    read_artifact,
+    read_info,
+    seal_file,
+    write_artifact,
+)
+from .record import Record, is_key
+
+__all__ = ["FileStore", "Entry", "GcReport", "VerifyResult", "TOUCH_INTERVAL_S", "STALE_TEMP_S"]
+
+#: A hit refreshes the file's mtime (its "last used" time for ``gc``) when older than this.
+TOUCH_INTERVAL_S = 3600.0
+#: ``gc`` removes temporary files of interrupted writes older than this.
+STALE_TEMP_S = 3600.0
+QUARANTINE_DIR = "quarantine"
+LOCK_DIR = "locks"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stored artifact file: key, path, size in bytes and mtime (last written or used)."""
+
+    key: str
+    path: Path
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of verifying one artifact (``key`` is ``None`` for a whole unreadable bundle)."""
+
+    key: str | None
+    location: str
+    ok: bool
+    reason: str = ""
+    quarantined_to: str | None = None
+
+
+@dataclass
+class GcReport:
+    """What :meth:`FileStore.gc` removed (or would remove, on a dry run)."""
+
+    removed: list[Entry] = field(default_factory=list)
+    kept: int = 0
+    freed_bytes: int = 0
+    remaining_bytes: int = 0
+    temp_files: list[Path] = field(default_factory=list)
+    quarantine_files: list[Path] = field(default_factory=list)
+    lock_files: list[Path] = field(default_factory=list)
+
+
+def warn_invalid(exc: CorruptArtifactError, action: str) -> None:
+    """Report an invalid artifact once, as a :class:`CorruptArtifactWarning`."""
+    warnings.warn(f"invalid artifact {exc}; {action}", CorruptArtifactWarning, stacklevel=4)
+
+
+def _stat_id(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class FileStore:
+    """A directory of artifact files; ``writable=False`` makes it a read-only layer."""
+
+    def __init__(self, root: str | os.PathLike[str], writable: bool = True) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.writable = writable
+        # key -> stat identity of a file already reported invalid (warn once, do not re-read)
+        self._bad: dict[str, tuple[int, int, int, int]] = {}
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.root)!r}, writable={self.writable})"
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / QUARANTINE_DIR
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.root / LOCK_DIR
+
+    def path(self, key: str) -> Path:
+        """Where the artifact of ``key`` lives (whether or not it exists)."""
+        if not is_key(key):
+            raise ValueError(f"malformed key {key!r}: expected 64 lowercase hex digits")
+        return self.root / key[:2] / f"{key}.h5"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def contains(self, key: str) -> bool:
+        """Whether a file exists for ``key`` (not validated: :meth:`get` may still miss)."""
+        return self.path(key).is_file()
+
+    def entries(self) -> Iterator[Entry]:
+        """Every artifact file, sorted by key."""
+        try:
+            shards = sorted(p for p in self.root.iterdir() if len(p.name) == 2 and p.is_dir())
+        except OSError:
+            return
+        for shard in shards:
+            try:
+                files = sorted(shard.iterdir())
+            except OSError:
+                continue
+            for p in files:
+                key = p.name[:-3]
+                if p.name.endswith(".h5") and is_key(key) and key[:2] == shard.name:
+                    try:
+                        st = p.stat()
+                    except OSError:
+                        continue
+                    yield Entry(key, p, st.st_size, st.st_mtime)
+
+    def keys(self) -> list[str]:
+        """Keys of every artifact file, sorted."""
+        return [e.key for e in self.entries()]
+
+    def size(self) -> int:
+        """Total bytes of the artifact files."""
+        return sum(e.size for e in self.entries())
+
+    def info(self, key: str) -> ArtifactInfo:
+        """Validated header of ``key`` (no array data read); raises on a missing or invalid file."""
+        path = self.path(key)
+        with self._open(path) as f:
+            return read_info(f, key, str(path))
+
+    def load(self, key: str) -> tuple[Record, ArtifactInfo]:
+        """Read and fully validate ``key``, with no side effect.
+
+        Raises :class:`FileNotFoundError` on a miss and :class:`CorruptArtifactError` on an invalid
+        file.
+        """
+        path = self.path(key)
+        with self._open(path) as f:
+            return read_artifact(f, key, str(path))
+
+    @contextlib.contextmanager
+    def _open(self, path: Path) -> Iterator[h5py.File]:
+        """Read the whole file, check its seal, open the checked bytes with HDF5."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except PermissionError as exc:
+            raise UnreadableArtifactError(str(path), f"cannot read: {exc}") from None
+        except IsADirectoryError:
+            raise CorruptArtifactError(str(path), "a directory, not a file") from None
+        f = open_sealed_bytes(data, str(path))
+        try:
+            yield f
+        finally:
+            f.close()
+
+    def get(self, key: str) -> Record | None:
+        """The validated record of ``key``, or ``None`` on a miss.
+
+        An invalid file is reported once (:class:`CorruptArtifactWarning`), moved to the quarantine
+        directory when this store is writable, and treated as a miss.
+        """
+        path = self.path(key)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        ident = _stat_id(st)
+        if self._bad.get(key) == ident:
+            return None
+        try:
+            record, _ = self.load(key)
+        except FileNotFoundError:
+            return None
+        except CorruptArtifactError as exc:
+            self._bad[key] = ident
+            moved = None
+            if not isinstance(exc, UnreadableArtifactError):
+                moved = self.quarantine(key, ident, exc.reason)
+            warn_invalid(
+                exc, f"moved to {moved}, treated as a miss" if moved else "treated as a miss"
+            )
+            return None
+        self._bad.pop(key, None)
+        if self.writable and time.time() - st.st_mtime > TOUCH_INTERVAL_S:
+            with contextlib.suppress(OSError):
+                os.utime(path)
+        return record
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnlyStoreError(f"{self.root} is a read-only layer")
+
+    def put(self, record: Record, created: str | None = None) -> bool:
+        """Write ``record`` unless a valid artifact of its key is present; ``True`` when written.
+
+        An invalid file in the way is quarantined first (as by :meth:`get`). ``created``
+        (ISO 8601) preserves the creation time of a copied artifact.
+        """
+        self._require_writable()
+        path = self.path(record.key)
+        if path.exists() and self.get(record.key) is not None:
+            return False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{record.key}.", suffix=".tmp", dir=path.parent
+            )
+        except OSError as exc:
+            raise ReadOnlyStoreError(f"cannot write to {path.parent}: {exc}") from exc
+        tmp = Path(tmp_name)
+        try:
+            os.close(fd)
+            with h5py.File(tmp, "w", locking=False, userblock_size=USERBLOCK_SIZE) as f:
+                write_artifact(f, record, created)
+            seal_file(tmp)  # also fsyncs
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _fsync_dir(path.parent)
+        self._bad.pop(record.key, None)
+        return True
+
+    def delete(self, key: str) -> bool:
+        """Remove the artifact of ``key``; ``True`` when a file was removed."""
+        self._require_writable()
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def quarantine(
+        self, key: str, ident: tuple[int, int, int, int] | None, reason: str
+    ) -> Path | None:
+        """Move the file of ``key`` aside (if it is still the file identified by ``ident``).
+
+        Returns the new path, or ``None`` when this store is read-only, the file changed or
+        vanished meanwhile, or the move failed (a read-only directory on disk).
+        """
+        if not self.writable:
+            return None
+        path = self.path(key)
+        try:
+            if ident is not None and _stat_id(path.stat()) != ident:
+                return None  # replaced by a fresh write since it was read: not ours to move
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            dest = self.quarantine_dir / f"{key}.{time.time_ns()}.h5"
+            os.replace(path, dest)
+        except OSError:
+            return None
+        with contextlib.suppress(OSError):
+            dest.with_suffix(".txt").write_text(f"{key}\n{reason}\n", encoding="utf-8")
+        return dest
+
+    def lock(self, key: str, timeout: float = -1) -> filelock.FileLock:
+        """The inter-process lock of ``key`` (not acquired). Raises ``OSError`` if not creatable."""
+        self._require_writable()
+        if not is_key(key):
+            raise ValueError(f"malformed key {key!r}")
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(self.lock_dir / f"{key}.lock", timeout=timeout)
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def iter_verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
+        """Fully validate every artifact, moving invalid ones aside when ``quarantine``."""
+        for entry in self.entries():
+            try:
+                ident = _stat_id(entry.path.stat())
+                self.load(entry.key)
+            except FileNotFoundError:
+                continue
+            except CorruptArtifactError as exc:
+                moved = None
+                if quarantine and not isinstance(exc, UnreadableArtifactError):
+                    moved = self.quarantine(entry.key, ident, exc.reason)
+                yield VerifyResult(
+                    entry.key, str(entry.path), False, exc.reason, str(moved) if moved else None
+                )
+                continue
+            yield VerifyResult(entry.key, str(entry.path), True)
+
+    def gc(
+        self,
+        older_than: float | None = None,
+        max_size: int | None = None,
+        keep: Iterable[str] = (),
+        dry_run: bool = False,
+        now: float | None = None,
+    ) -> GcReport:
+        """Remove artifacts unused for ``older_than`` seconds, then the least recently used ones
+        until the total is at most ``max_size`` bytes; never a key in ``keep``.
+
+        Also removes everything in the quarantine directory, and temporary files and lock files
+        older than ``STALE_TEMP_S`` (a lock file only when no process holds it).
+        """
+        self._require_writable()
+        now = time.time() if now is None else now
+        keep = set(keep)
+        report = GcReport()
+        entries = sorted(self.entries(), key=lambda e: (e.mtime, e.key))
+        survivors: list[Entry] = []
+        for e in entries:
+            if e.key not in keep and older_than is not None and now - e.mtime > older_than:
+                report.removed.append(e)
+            else:
+                survivors.append(e)
+        total = sum(e.size for e in survivors)
+        if max_size is not None:
+            remaining = []
+            for e in survivors:  # least recently used first
+                if total > max_size and e.key not in keep:
+                    report.removed.append(e)
+                    total -= e.size
+                else:
+                    remaining.append(e)
+            survivors = remaining
+        report.kept = len(survivors)
+        report.remaining_bytes = total
+        report.freed_bytes = sum(e.size for e in report.removed)
+        for shard in (p for p in self._listdir(self.root) if len(p.name) == 2 and p.is_dir()):
+            for p in self._listdir(shard):
+                if p.name.startswith(".") and p.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if now - p.stat().st_mtime > STALE_TEMP_S:
+                            report.temp_files.append(p)
+        report.quarantine_files = self._listdir(self.quarantine_dir)
+        if not dry_run:
+            for p in [e.path for e in report.removed] + report.temp_files + report.quarantine_files:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+        for p in self._listdir(self.lock_dir):
+            with contextlib.suppress(OSError):
+                if p.suffix != ".lock" or now - p.stat().st_mtime <= STALE_TEMP_S:
+                    continue
+                lock = filelock.FileLock(p, timeout=0)
+                try:
+                    lock.acquire()
+                except filelock.Timeout:
+                    continue  # held: a compile is running
+                try:
+                    report.lock_files.append(p)
+                    if not dry_run:
+                        p.unlink()  # a racing locker merely repeats idempotent work
+                finally:
+                    lock.release()
+        return report
+
+    @staticmethod
+    def _listdir(path: Path) -> list[Path]:
+        try:
+            return sorted(path.iterdir())
+        except OSError:
+            return []

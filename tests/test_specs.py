@@ -1,0 +1,246 @@
+"""BasisSpec: defaults, canonical JSON, content keys, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from e2compile import gspaces
+from e2compile.compiler import compile
+from e2compile.group import directsum
+from e2compile.specs import (
+    ALGORITHM_VERSION,
+    BasisSpec,
+    RepresentationSpec,
+    UnkeyableSpecError,
+    kernel_spec,
+)
+
+
+@pytest.fixture(scope="module")
+def c8():
+    return gspaces.Rot2dOnR2(8)
+
+
+@pytest.fixture(scope="module")
+def d4():
+    return gspaces.FlipRot2dOnR2(4)
+
+
+def test_defaults_are_resolved(c8):
+    spec = kernel_spec(c8, c8.regular_repr, c8.regular_repr, 5)
+    assert spec.family == "rot2d" and spec.N == 8 and spec.axis is None
+    assert spec.maximum_frequency is None
+    assert spec.rings == (0.0, 1.0, 2.0)
+    assert spec.sigma == (0.005, 0.6, 0.4)
+    assert spec.frequencies_cutoff == "fco1"
+    assert spec.maximum_offset is None
+    assert spec.dilation == 1 and spec.kind == "kernel"
+    assert spec.algorithm_version == ALGORITHM_VERSION
+    assert spec.in_repr.irreps == ((0,), (1,), (2,), (3,), (4,))
+    assert kernel_spec(c8, c8.trivial_repr, c8.trivial_repr, 1).sigma == (0.005,)
+    assert kernel_spec(c8, c8.trivial_repr, c8.trivial_repr, 4).rings == (0.0, 1.0)
+
+
+def test_continuous_and_flip_families():
+    o2 = gspaces.FlipRot2dOnR2(-1, axis=0.25, maximum_frequency=6)
+    spec = kernel_spec(o2, o2.trivial_repr, o2.irrep(1, 2), 3)
+    assert (spec.family, spec.N, spec.axis, spec.maximum_frequency) == ("fliprot2d", -1, 0.25, 6)
+    assert spec.in_repr.irreps == ((0, 0),) and spec.out_repr.irreps == ((1, 2),)
+    flips = gspaces.Flip2dOnR2(axis=math.pi / 4)
+    spec = kernel_spec(flips, flips.regular_repr, flips.trivial_repr, 3)
+    assert (spec.family, spec.N, spec.axis) == ("flip2d", 2, math.pi / 4)
+    trivial = gspaces.TrivialOnR2()
+    spec = kernel_spec(trivial, trivial.trivial_repr, trivial.trivial_repr, 3)
+    assert (spec.family, spec.N, spec.axis) == ("trivial", 1, None)
+
+
+def test_cutoff_forms(c8):
+    r = c8.regular_repr
+    assert kernel_spec(c8, r, r, 3, frequencies_cutoff=-2).frequencies_cutoff == "fco2"
+    assert kernel_spec(c8, r, r, 3, frequencies_cutoff=-3.0).frequencies_cutoff == "fco3"
+    assert kernel_spec(c8, r, r, 3, frequencies_cutoff="fco2").frequencies_cutoff == "fco2"
+    assert kernel_spec(c8, r, r, 3, frequencies_cutoff=3).frequencies_cutoff == 3.0
+    assert kernel_spec(c8, r, r, 3, sigma=0.5).sigma == (0.5, 0.5)
+
+
+# Frozen once computed; a change here means every stored artifact would be recompiled.
+GOLDEN_KEYS = {
+    "c8_regular_5": "5885b0224f1bb9d2e5bd215f5af19251156a5156820cc35593926f2c615ac789",
+    "d4_regular_to_irrep_3_d2": "34957dd9ff98ee01ac246072a1ecd7ddd1a1bf15d6acaed9a04a6cc44c74bf75",
+    "so2_irreps_7": "8a290c096e76607dfe0dd9dd43580075ee2e33dfeeda5634b4c29cce8405d04e",
+    "direct_d4": "eb8a18e0aacdea4eee2df6c70abc519eee0d3693aa711a654555e850bf1917b3",
+}
+
+
+def _golden_specs():
+    c8 = gspaces.Rot2dOnR2(8)
+    d4 = gspaces.FlipRot2dOnR2(4)
+    so2 = gspaces.Rot2dOnR2(-1, maximum_frequency=10)
+    return {
+        "c8_regular_5": kernel_spec(c8, c8.regular_repr, c8.regular_repr, 5),
+        "d4_regular_to_irrep_3_d2": kernel_spec(
+            d4, d4.regular_repr, d4.irrep(1, 1), 3, dilation=2, maximum_offset=1
+        ),
+        "so2_irreps_7": kernel_spec(
+            so2, directsum([so2.irrep(0), so2.irrep(2)]), so2.irrep(1), 7, frequencies_cutoff=1.5
+        ),
+        # built field by field: independent of how the group core builds its representations
+        "direct_d4": BasisSpec(
+            family="fliprot2d",
+            N=4,
+            axis=0.0,
+            maximum_frequency=None,
+            in_repr=RepresentationSpec(((1, 1),), np.eye(2)),
+            out_repr=RepresentationSpec(((0, 0), (1, 0)), [[0.6, 0.8], [-0.8, 0.6]]),
+            kernel_size=5,
+            rings=(0.0, 1.0, 2.0),
+            sigma=(0.005, 0.6, 0.4),
+            frequencies_cutoff="fco2",
+        ),
+    }
+
+
+def test_golden_keys():
+    for name, spec in _golden_specs().items():
+        assert spec.key == GOLDEN_KEYS[name], name
+        assert spec.key == hashlib.sha256(spec.canonical_json().encode()).hexdigest()
+
+
+def test_canonical_json_is_compact_sorted_and_round_trips(d4):
+    spec = kernel_spec(d4, d4.regular_repr, d4.irrep(1, 1), 5, sigma=[0.1, 0.2, 0.3])
+    text = spec.canonical_json()
+    assert " " not in text
+    obj = json.loads(text)
+    assert list(obj) == sorted(obj)
+    again = BasisSpec.from_json(text)
+    assert again == spec and again.key == spec.key and again.canonical_json() == text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"axis": math.pi / 2 + 1e-9},
+        {"sigma": (0.005, 0.6, 0.41)},
+        {"rings": (0.0, 1.0, 1.9)},
+        {"frequencies_cutoff": "fco2"},
+        {"frequencies_cutoff": 2.0},
+        {"dilation": 2},
+        {"maximum_offset": 1},
+        {"kernel_size": 7},
+        {"algorithm_version": ALGORITHM_VERSION + 1},
+    ],
+)
+def test_keys_differ_when_sampling_relevant_fields_differ(d4, change):
+    spec = kernel_spec(d4, d4.regular_repr, d4.regular_repr, 5)
+    assert dataclasses.replace(spec, **change).key != spec.key
+
+
+def test_keys_differ_for_representations_by_content(c8):
+    a = kernel_spec(c8, c8.regular_repr, c8.regular_repr, 3)
+    b = kernel_spec(c8, c8.regular_repr, c8.irrep(1), 3)
+    q = c8.quotient_repr(2)
+    c = kernel_spec(c8, c8.regular_repr, q, 3)
+    assert len({a.key, b.key, c.key}) == 3
+
+
+def test_change_of_basis_is_rounded_and_negative_zero_normalised(c8):
+    spec = kernel_spec(c8, c8.regular_repr, c8.regular_repr, 3)
+    q = spec.in_repr.matrix()
+    nudged = RepresentationSpec(spec.in_repr.irreps, q + 1e-15)
+    assert dataclasses.replace(spec, in_repr=nudged).key == spec.key
+    zero = RepresentationSpec(((0,),), [[-0.0]])
+    assert zero.change_of_basis == ((0.0,),) and "-0.0" not in json.dumps(zero.to_json_obj())
+
+
+def test_callable_cutoff_compiles_but_is_unkeyable(c8):
+    spec = kernel_spec(c8, c8.trivial_repr, c8.regular_repr, 5, frequencies_cutoff=lambda r: 2 * r)
+    assert spec.frequencies_cutoff is None and not spec.keyable
+    with pytest.raises(UnkeyableSpecError, match="callable"):
+        _ = spec.key
+    assert compile(spec).dim > 0
+
+
+def test_repr_evaluates_back_and_specs_pickle(d4):
+    import pickle
+
+    spec = kernel_spec(d4, d4.regular_repr, d4.irrep(1, 1), 5, maximum_offset=2)
+    namespace = {"BasisSpec": BasisSpec, "RepresentationSpec": RepresentationSpec}
+    assert eval(repr(spec), namespace) == spec
+    assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+def test_build_representations(d4):
+    rep = directsum([d4.regular_repr, d4.irrep(1, 1)])
+    spec = kernel_spec(d4, rep, d4.trivial_repr, 3)
+    group, in_repr, out_repr = BasisSpec.from_json(spec.canonical_json()).build_representations()
+    assert group == d4.fibergroup
+    assert in_repr == rep and out_repr == d4.trivial_repr
+
+
+@pytest.mark.parametrize(
+    "args, error, words",
+    [
+        ({"kernel_size": 0}, ValueError, "kernel_size"),
+        ({"kernel_size": -3}, ValueError, "kernel_size"),
+        ({"kernel_size": 2.5}, TypeError, "kernel_size"),
+        ({"dilation": 0}, ValueError, "dilation"),
+        ({"sigma": -0.5}, ValueError, "sigma"),
+        ({"sigma": [0.6, -0.1, 0.4]}, ValueError, "sigma"),
+        ({"sigma": [0.6, 0.4]}, ValueError, "sigma"),
+        ({"rings": [0.0, -1.0]}, ValueError, "rings"),
+        ({"rings": [0.0, 9.0]}, ValueError, "rings"),
+        ({"frequencies_cutoff": -0.5}, ValueError, "frequencies_cutoff"),
+        ({"frequencies_cutoff": "fco9"}, ValueError, "frequencies_cutoff"),
+        ({"maximum_offset": -1}, ValueError, "maximum_offset"),
+    ],
+)
+def test_bad_arguments(c8, args, error, words):
+    base = {"kernel_size": 5}
+    base.update(args)
+    with pytest.raises(error, match=words):
+        kernel_spec(c8, c8.regular_repr, c8.regular_repr, **base)
+
+
+def test_representations_of_other_groups_are_rejected(c8, d4):
+    with pytest.raises(ValueError, match="in_repr"):
+        kernel_spec(c8, d4.regular_repr, c8.regular_repr, 3)
+    with pytest.raises(ValueError, match="out_repr"):
+        kernel_spec(c8, c8.regular_repr, gspaces.Rot2dOnR2(4).regular_repr, 3)
+    with pytest.raises(TypeError, match="in_repr"):
+        kernel_spec(c8, "regular", c8.regular_repr, 3)
+
+
+spec_fields = st.fixed_dictionaries(
+    {
+        "kernel_size": st.integers(1, 9),
+        "dilation": st.integers(1, 3),
+        "sigma": st.floats(1e-3, 5.0),
+        "frequencies_cutoff": st.one_of(
+            st.sampled_from(["fco1", "fco2", "fco3"]), st.floats(0.0, 10.0)
+        ),
+        "maximum_offset": st.one_of(st.none(), st.integers(0, 5)),
+        "axis": st.floats(-10.0, 10.0),
+        "n": st.integers(2, 6),
+    }
+)
+
+
+@given(spec_fields)
+def test_json_round_trip_and_key_stability(fields):
+    gspace = gspaces.FlipRot2dOnR2(fields.pop("n"), axis=fields.pop("axis"))
+    spec = kernel_spec(gspace, gspace.regular_repr, gspace.trivial_repr, **fields)
+    text = spec.canonical_json()
+    again = BasisSpec.from_json(text)
+    assert again == spec and hash(again) == hash(spec)
+    assert again.canonical_json() == text and again.key == spec.key
+    for value in json.loads(text)["sigma"]:
+        assert isinstance(value, float)
+    assert np.array_equal(again.in_repr.matrix(), spec.in_repr.matrix())

@@ -1,0 +1,21 @@
+"""Steerable convolutions: ``R2Conv``, ``R2ConvTransposed`` and their basis expansions."""
+
+from __future__ import annotations
+
+from .basis_expansion import (
+    BasisExpansion,
+    BlocksBasisExpansion,
+    SingleBlockBasisExpansion,
+    block_basisexpansion,
+)
+from .r2conv import R2Conv
+from .r2conv_transposed import R2ConvTransposed
+
+__all__ = [
+    "BasisExpansion",
+    "BlocksBasisExpansion",
+    "R2Conv",
+    "R2ConvTransposed",
+    "SingleBlockBasisExpansion",
+    "block_basisexpansion",
+]

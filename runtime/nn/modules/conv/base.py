@@ -1,0 +1,329 @@
+"""``_RdConvBase``: the shared base of the steerable convolutions (R2Conv, R2ConvTransposed).
+
+Like ``torch.nn.modules.conv._ConvNd`` it validates, stores the hyper-parameters, allocates the
+parameters and calls :meth:`reset_parameters`; the variants only say how to build a basis spec for a
+pair of representations and how to convolve (``_conv_forward``, ``export``).
+
+State of a layer:
+
+* ``weights`` (and ``bias``, one entry per trivial irrep of the output type): the only tensors in
+  ``state_dict``, with the same keys in train and eval mode;
+* the sampled bases, in the basis expansion submodule, as non-persistent buffers;
+* in eval mode, the expanded filter and bias (``filter``, ``expanded_bias``): a cache, checked
+  against the parameters' version counters, so loading a ``state_dict``, an optimiser step or
+  ``.to(device)`` can never leave it stale. It is used whenever no gradient has to reach the
+  parameters (``torch.no_grad()``, ``torch.inference_mode()``, frozen parameters); an eval-mode
+  forward that does need gradients (e.g. fine-tuning with frozen batch norm) expands afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import Parameter
+
+from ...geometric_tensor import GeometricTensor
+from .._utils import pair, require_field_type
+from ..equivariant_module import EquivariantModule
+from . import functional as F
+from .basis_expansion import BasisExpansion, BlocksBasisExpansion
+
+__all__ = ["_RdConvBase"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _positive_int(value: Any, argname: str, who: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{who}: '{argname}' must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_groups(field_type: Any, groups: int, argname: str, who: str) -> Any:
+    """The type of one group of a grouped convolution (all groups must be equal)."""
+    n = len(field_type)
+    if n % groups:
+        raise ValueError(f"{who}: {n} fields of '{argname}' can not be split in {groups} groups")
+    size = n // groups
+    reps = field_type.representations
+    if any(reps[i] != reps[i % size] for i in range(size, n)):
+        raise ValueError(
+            f"{who}: the {groups} groups of '{argname}' must hold the same representations "
+            "in the same order"
+        )
+    return field_type.index_select(list(range(size))) if groups > 1 else field_type
+
+
+class _RdConvBase(EquivariantModule):
+    """Shared machinery of steerable convolutions; see :class:`~runtime.nn.R2Conv` for the
+    arguments. Subclasses set ``_transposed`` and implement ``_basis_spec``, ``_conv_forward``,
+    ``evaluate_output_shape`` and ``export``.
+    """
+
+    _transposed = False
+
+    def __init__(
+        self,
+        in_type: Any,
+        out_type: Any,
+        kernel_size: int,
+        padding: int | tuple[int, int] = 0,
+        stride: int = 1,
+        dilation: int = 1,
+        padding_mode: str = "zeros",
+        groups: int = 1,
+        bias: bool = True,
+        basisexpansion: str = "blocks",
+        recompute: bool = False,
+        basis_filter: Callable[[dict], bool] | None = None,
+        initialize: bool = True,
+        output_padding: int | tuple[int, int] = 0,
+        **spec_kwargs: Any,
+    ):
+        super().__init__()
+        who = type(self).__name__
+        require_field_type(in_type, who, "in_type")
+        require_field_type(out_type, who, "out_type")
+        if in_type.gspace != out_type.gspace:
+            raise ValueError(
+                f"{who}: in_type and out_type live on different gspaces "
+                f"({in_type.gspace.name!r} and {out_type.gspace.name!r})"
+            )
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{who}: 'padding_mode' must be one of {_PADDING_MODES}, got {padding_mode!r}"
+            )
+        if basisexpansion != "blocks":
+            raise ValueError(f"{who}: unknown 'basisexpansion' {basisexpansion!r} (only 'blocks')")
+        self.space = in_type.gspace
+        self.in_type = in_type
+        self.out_type = out_type
+        self.kernel_size = _positive_int(kernel_size, "kernel_size", who)
+        self.stride = _positive_int(stride, "stride", who)
+        self.dilation = _positive_int(dilation, "dilation", who)
+        self.groups = _positive_int(groups, "groups", who)
+        self.padding = padding if isinstance(padding, int) else pair(padding, "padding", who)
+        pad_h, pad_w = pair(padding, "padding", who)
+        if min(pad_h, pad_w) < 0:
+            raise ValueError(f"{who}: 'padding' must be non-negative, got {padding!r}")
+        self._padding_pair = (pad_h, pad_w)
+        self.padding_mode = padding_mode
+        if self._transposed:
+            out_pad = pair(output_padding, "output_padding", who)
+            if not all(0 <= p < max(self.stride, self.dilation) for p in out_pad):
+                raise ValueError(
+                    f"{who}: 'output_padding' must be smaller than stride or dilation, got "
+                    f"{output_padding!r}"
+                )
+            self.output_padding = output_padding if isinstance(output_padding, int) else out_pad
+        self._spec_kwargs = spec_kwargs
+        group_in = _check_groups(in_type, self.groups, "in_type", who)
+        group_out = _check_groups(out_type, self.groups, "out_type", who)
+        # The filter maps one input group to all outputs (conv) or all inputs to one output
+        # group (transposed): torch's grouped convolutions split it per group.
+        expansion_in, expansion_out = (
+            (in_type, group_out) if self._transposed else (group_in, out_type)
+        )
+        self._basisexpansion = BlocksBasisExpansion(
+            expansion_in,
+            expansion_out,
+            self._basis_spec,
+            basis_filter=basis_filter,
+            recompute=recompute,
+        )
+        self.weights = Parameter(torch.zeros(self._basisexpansion.dimension()))
+        self._init_bias(bias)
+        self._cache: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+        if initialize and not self._basisexpansion.dry_run:
+            self.reset_parameters()
+
+    # ---------------------------------------------------------------------------- construction
+
+    def _basis_spec(self, in_repr: Any, out_repr: Any) -> Any:
+        """The ``BasisSpec`` of the kernels from ``in_repr`` to ``out_repr``."""
+        from e2compile.specs import kernel_spec
+
+        return kernel_spec(
+            self.space,
+            in_repr,
+            out_repr,
+            self.kernel_size,
+            dilation=self.dilation,
+            **self._spec_kwargs,
+        )
+
+    def _init_bias(self, bias: bool) -> None:
+        """One bias per trivial irrep of ``out_type``, mapped to channels by a sparse matrix."""
+        empty = torch.zeros(0, dtype=torch.int64)
+        rows = cols = empty
+        values = torch.zeros(0)
+        n_bias = 0
+        if bias and not self._basisexpansion.dry_run:
+            bases = self._basisexpansion.bias_bases()
+            out = self.out_type
+            n_trivial = np.asarray([bases[r].shape[1] for r in out.representations])
+            bias_start = np.concatenate([[0], np.cumsum(n_trivial)[:-1]])
+            parts_r, parts_c, parts_v = [], [], []
+            fields_of: dict[Any, list[int]] = {}
+            for field, representation in enumerate(out.representations):
+                fields_of.setdefault(representation, []).append(field)
+            for representation, fields in fields_of.items():
+                r, c = np.nonzero(bases[representation])
+                fields = np.asarray(fields)
+                parts_r.append((out.fields_start[fields][:, None] + r).ravel())
+                parts_c.append((bias_start[fields][:, None] + c).ravel())
+                parts_v.append(np.tile(bases[representation][r, c], fields.size))
+            n_bias = int(n_trivial.sum())
+            rows = torch.from_numpy(np.concatenate(parts_r).astype(np.int64))
+            cols = torch.from_numpy(np.concatenate(parts_c).astype(np.int64))
+            values = torch.from_numpy(np.concatenate(parts_v)).to(torch.get_default_dtype())
+        if n_bias:
+            self.bias = Parameter(torch.zeros(n_bias))
+        else:
+            self.register_parameter("bias", None)
+        self.register_buffer("_bias_rows", rows, persistent=False)
+        self.register_buffer("_bias_cols", cols, persistent=False)
+        self.register_buffer("_bias_values", values, persistent=False)
+
+    def reset_parameters(self) -> None:
+        """Generalized He initialisation of ``weights`` (see :mod:`runtime.nn.init`); zero bias."""
+        from ... import init
+
+        init.generalized_he_init(self.weights.data, self._basisexpansion)
+        if self.bias is not None:
+            with torch.no_grad():
+                self.bias.zero_()
+        self._cache = None
+
+    @property
+    def basisexpansion(self) -> BasisExpansion:
+        """The submodule that expands ``weights`` into a ``(C_out, C_in, k*k)`` filter."""
+        return self._basisexpansion
+
+    # ------------------------------------------------------------------------------ expansion
+
+    def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The filter (in the layout of ``torch.nn.functional.conv2d``/``conv_transpose2d``) and
+        the expanded bias (``None`` without bias), built from the current parameters."""
+        k = self.kernel_size
+        filt = self._basisexpansion(self.weights)
+        filt = filt.reshape(filt.shape[0], filt.shape[1], k, k)
+        if self._transposed:
+            filt = filt.transpose(0, 1)
+        bias = None
+        if self.bias is not None:
+            bias = F.expand_bias(
+                self.bias, self._bias_rows, self._bias_cols, self._bias_values, self.out_type.size
+            )
+        return filt, bias
+
+    def _cache_key(self) -> tuple:
+        key: tuple = ()
+        for p in (self.weights, self.bias):
+            if p is not None:
+                key += (id(p), p._version, p.data_ptr(), p.device, p.dtype)
+        return key
+
+    def _cached(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The eval-mode filter and bias, rebuilt when the parameters changed since."""
+        key = self._cache_key()
+        if self._cache is None or self._cache[0] != key:
+            with torch.inference_mode(False), torch.no_grad():
+                filt, bias = self.expand_parameters()
+            self._cache = (key, filt.contiguous(), bias)
+        return self._cache[1], self._cache[2]
+
+    def _needs_grad(self) -> bool:
+        return torch.is_grad_enabled() and any(
+            p.requires_grad for p in (self.weights, self.bias) if p is not None
+        )
+
+    @property
+    def filter(self) -> torch.Tensor | None:
+        """The expanded filter cached in eval mode (``None`` in train mode)."""
+        return None if self.training else self._cached()[0]
+
+    @property
+    def expanded_bias(self) -> torch.Tensor | None:
+        """The expanded bias cached in eval mode (``None`` in train mode or without bias)."""
+        return None if self.training else self._cached()[1]
+
+    def train(self, mode: bool = True):
+        """Train mode drops the cached filter; eval mode builds it from the current weights."""
+        super().train(mode)
+        if mode:
+            self._cache = None
+        elif not self._basisexpansion.dry_run:
+            self._cached()
+        return self
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # derived data: rebuilt on first use
+        return state
+
+    # -------------------------------------------------------------------------------- forward
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        """Convolve ``input`` (of type ``in_type``) with the expanded filter and bias."""
+        x = self._check_input(input)
+        if self.training or self._needs_grad():
+            filt, bias = self.expand_parameters()
+        else:
+            filt, bias = self._cached()
+        return GeometricTensor(self._conv_forward(x, filt, bias), self.out_type)
+
+    def _export(self, cls: type[torch.nn.Module], **options: Any) -> torch.nn.Module:
+        """Switch to eval mode and return a ``cls`` (torch convolution) holding the cached
+        filter and bias; ``options`` are the variant's extra constructor arguments."""
+        self.eval()
+        filt, bias = self._cached()
+        conv = cls(
+            self.in_type.size,
+            self.out_type.size,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=bias is not None,
+            device=filt.device,
+            dtype=filt.dtype,
+            **options,
+        )
+        with torch.no_grad():
+            conv.weight.copy_(filt)
+            if bias is not None:
+                conv.bias.copy_(bias)
+        return conv.eval()
+
+    def _conv_forward(
+        self, x: torch.Tensor, filt: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------- printing
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_type!r}, {self.out_type!r}, kernel_size={self.kernel_size}"
+        s += f", stride={self.stride}"
+        if self._padding_pair != (0, 0):
+            s += f", padding={self.padding}"
+        if getattr(self, "output_padding", 0) not in (0, (0, 0)):
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != 1:
+            s += f", dilation={self.dilation}"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+    def __repr__(self) -> str:
+        # one line, like the documented reprs: the basis expansion submodule is not listed
+        return f"{type(self).__name__}({self.extra_repr()})"

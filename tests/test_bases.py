@@ -1,0 +1,251 @@
+"""The store bridge: memo, store, compiler; recompute; offline mode; dry-run spec collection."""
+
+from __future__ import annotations
+
+import pickle
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cache import Store
+from e2compile import compiler, gspaces
+from e2compile.specs import kernel_spec
+from runtime import bases, nn
+
+
+@pytest.fixture
+def store_dir(tmp_path, monkeypatch):
+    """An empty private store and an empty memo."""
+    root = tmp_path / "store"
+    monkeypatch.setenv("E2C_CACHE_DIR", str(root))
+    monkeypatch.delenv("E2C_OFFLINE", raising=False)
+    monkeypatch.delenv("E2C_CACHE_PATH", raising=False)
+    bases.MEMO.clear()
+    yield root
+    bases.MEMO.clear()
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The keys the compiler is asked for."""
+    calls: list[str] = []
+    real = compiler.compile
+
+    def counting(spec):
+        calls.append(spec.key if spec.keyable else "unkeyable")
+        return real(spec)
+
+    monkeypatch.setattr(compiler, "compile", counting)
+    return calls
+
+
+def _no_compiler(monkeypatch):
+    def refuse(spec):
+        raise AssertionError(f"the compiler was called for {spec.key[:12]}")
+
+    monkeypatch.setattr(compiler, "compile", refuse)
+
+
+def _spec(N=4, k=3):
+    gs = gspaces.Rot2dOnR2(N)
+    return kernel_spec(gs, gs.regular_repr, gs.regular_repr, k)
+
+
+def _network(gs):
+    """The documented example network (two convolutions, batch norm, pooling)."""
+    c_in = nn.FieldType(gs, [gs.trivial_repr] * 3)
+    c_hid = nn.FieldType(gs, [gs.regular_repr] * 3)
+    c_out = nn.FieldType(gs, [gs.regular_repr] * 1)
+    return nn.SequentialModule(
+        nn.R2Conv(c_in, c_hid, 5, bias=False),
+        nn.InnerBatchNorm(c_hid),
+        nn.ReLU(c_hid, inplace=True),
+        nn.PointwiseMaxPool(c_hid, kernel_size=3, stride=2, padding=1),
+        nn.R2Conv(c_hid, c_out, 3, bias=False),
+        nn.InnerBatchNorm(c_out),
+        nn.ELU(c_out, inplace=True),
+        nn.GroupPooling(c_out),
+    )
+
+
+def _e2c(*args):
+    from cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# ------------------------------------------------------------------------------ load_basis order
+
+
+def test_miss_compiles_and_stores_then_store_hit_needs_no_compiler(store_dir, compiled):
+    spec = _spec()
+    first = bases.load_basis(spec)
+    assert compiled == [spec.key]
+    assert Store(store_dir).contains(spec.key)
+    bases.MEMO.clear()
+    second = bases.load_basis(spec)
+    assert compiled == [spec.key]  # read from the store
+    assert second == first
+    assert bases.load_basis(spec) is second  # and now from the memo
+
+
+def test_identical_layers_load_their_artifact_once(store_dir, compiled, monkeypatch):
+    gs = gspaces.FlipRot2dOnR2(4)
+    t = nn.FieldType(gs, [gs.regular_repr] * 2)
+    gets = []
+    real_get = Store.get
+    monkeypatch.setattr(Store, "get", lambda self, key: gets.append(key) or real_get(self, key))
+    nn.SequentialModule(*[nn.R2Conv(t, t, 3) for _ in range(6)])
+    assert len(compiled) == 1 and len(gets) == 1
+    assert bases.MEMO.hits == 5
+
+
+def test_recompute_bypasses_store_and_memo(store_dir, compiled, monkeypatch):
+    spec = _spec()
+    bases.load_basis(spec)
+    monkeypatch.setattr(Store, "get", lambda self, key: pytest.fail("store read"))
+    again = bases.load_basis(spec, recompute=True)
+    assert compiled == [spec.key, spec.key] and again.dim > 0
+    gs = gspaces.Rot2dOnR2(4)
+    t = nn.FieldType(gs, [gs.regular_repr])
+    nn.R2Conv(t, t, 3, recompute=True)
+    assert len(compiled) == 3
+
+
+def test_memo_is_a_bounded_lru():
+    def artifact(n):
+        return SimpleNamespace(basis=np.zeros(n), bias_basis=np.zeros(0), attributes={})
+
+    memo = bases.ArtifactMemo(max_bytes=8 * 100)
+    memo.put("a", artifact(40))
+    memo.put("b", artifact(40))
+    assert memo.get("a") is not None  # "a" is now the most recent
+    memo.put("c", artifact(40))  # evicts "b", the least recently used
+    assert "b" not in memo and "a" in memo and "c" in memo
+    assert memo.nbytes == 8 * 80 <= memo.max_bytes
+    memo.put("huge", artifact(1000))  # larger than the bound: not kept
+    assert "huge" not in memo and len(memo) == 2
+    memo.clear()
+    assert len(memo) == 0 and memo.nbytes == 0
+    assert "MiB" in repr(bases.MEMO)
+
+
+def test_empty_basis_is_an_artifact_with_no_elements(store_dir, compiled, monkeypatch):
+    gs = gspaces.Rot2dOnR2(-1, maximum_frequency=6)
+    t_in = nn.FieldType(gs, [gs.irrep(0), gs.irrep(1)])
+    t_out = nn.FieldType(gs, [gs.irrep(6)])
+    conv = nn.R2Conv(t_in, t_out, 3)  # no kernel reaches frequency 6 at k = 3
+    assert conv.weights.numel() == 0 and conv.bias is None
+    filt, _ = conv.expand_parameters()
+    assert filt.shape == (2, 3, 3, 3) and not filt.any()
+    # stored like any other artifact: offline mode needs no compiler for it
+    bases.MEMO.clear()
+    monkeypatch.setenv("E2C_OFFLINE", "1")
+    _no_compiler(monkeypatch)
+    assert nn.R2Conv(t_in, t_out, 3).weights.numel() == 0
+
+
+# ------------------------------------------------------------------------------------ offline
+
+
+MODEL_FILE = """
+from e2compile import gspaces
+from test_bases import _network
+
+
+def build_model():
+    return _network(gspaces.Rot2dOnR2(8))
+"""
+
+
+def test_offline_network_builds_from_a_store_prepared_by_e2c_compile(
+    store_dir, tmp_path, monkeypatch
+):
+    """``e2c compile model.py:build_model`` (dry-run collection), then an offline build."""
+    model = tmp_path / "model.py"
+    model.write_text(MODEL_FILE)
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    out = _e2c("compile", f"{model}:build_model")
+    assert "2 compiled" in out
+    assert "0 compiled, 2 cached" in _e2c("compile", f"{model}:build_model")
+    bases.MEMO.clear()
+    monkeypatch.setenv("E2C_OFFLINE", "1")
+    _no_compiler(monkeypatch)
+    net = _network(gspaces.Rot2dOnR2(8))
+    x = nn.GeometricTensor(torch.randn(2, 3, 17, 17), net.in_type)
+    assert net(x).shape == (2, 1, 5, 5)
+
+
+def test_e2c_compile_model_builder_errors(store_dir, tmp_path):
+    from cli import main
+
+    runner = CliRunner()
+    missing = runner.invoke(main, ["compile", f"{tmp_path / 'nope.py'}:build_model"])
+    assert missing.exit_code == 2 and "no such Python file" in missing.output
+    broken = tmp_path / "broken.py"
+    broken.write_text("def build_model():\n    raise RuntimeError('boom')\n")
+    failed = runner.invoke(main, ["compile", f"{broken}:build_model"])
+    assert failed.exit_code == 1 and "boom" in failed.output
+    absent = runner.invoke(main, ["compile", f"{broken}:other"])
+    assert absent.exit_code == 2 and "no callable 'other'" in absent.output
+    module = runner.invoke(main, ["compile", "--dry-run", "json:dumps"])
+    assert module.exit_code == 1 and "dry run failed" in module.output
+
+
+def test_offline_miss_names_the_spec_and_the_command(store_dir, monkeypatch):
+    monkeypatch.setenv("E2C_OFFLINE", "1")
+    _no_compiler(monkeypatch)
+    gs = gspaces.FlipRot2dOnR2(4)
+    t = nn.FieldType(gs, [gs.regular_repr])
+    with pytest.raises(bases.OfflineBasisMissError) as info:
+        nn.R2Conv(t, t, 3)
+    error = info.value
+    spec = error.spec
+    assert spec == kernel_spec(gs, gs.regular_repr, gs.regular_repr, 3)
+    assert error.command == f"e2c compile --spec-json {shlex.quote(spec.canonical_json())}"
+    assert error.command in str(error) and spec.key[:16] in str(error)
+    assert isinstance(pickle.loads(pickle.dumps(error)), bases.OfflineBasisMissError)
+    # the printed command is the fix
+    monkeypatch.undo()
+    monkeypatch.setenv("E2C_CACHE_DIR", str(store_dir))
+    _e2c(*shlex.split(error.command)[1:])
+    monkeypatch.setenv("E2C_OFFLINE", "1")
+    _no_compiler(monkeypatch)
+    assert nn.R2Conv(t, t, 3).weights.numel() > 0
+
+
+def test_offline_store_argument(store_dir):
+    spec = _spec(N=2)
+    with pytest.raises(bases.OfflineBasisMissError):
+        bases.load_basis(spec, store=Store(store_dir, offline=True))
+    bases.load_basis(spec, store=Store(store_dir))
+    bases.MEMO.clear()
+    assert bases.load_basis(spec, store=Store(store_dir, offline=True)).dim > 0
+
+
+# ------------------------------------------------------------------------------------ dry run
+
+
+def test_collect_specs_records_without_loading(store_dir, monkeypatch):
+    gs = gspaces.Rot2dOnR2(8)
+    _no_compiler(monkeypatch)
+    monkeypatch.setattr(Store, "get", lambda self, key: pytest.fail("store read in a dry run"))
+    assert not bases.collecting()
+    with bases.collect_specs() as specs:
+        assert bases.collecting()
+        net = _network(gs)
+        nn.R2Conv(net.in_type, net.in_type, 3, frequencies_cutoff=lambda r: r)
+    assert not bases.collecting()
+    assert len(specs) == 2 and specs.requests == 3 and len(specs.unkeyable) == 1
+    assert {s.kernel_size for s in specs} == {5, 3}
+    with pytest.raises(RuntimeError, match="collect_specs"):
+        net(nn.GeometricTensor(torch.randn(1, 3, 9, 9), net.in_type))
+    with pytest.raises(RuntimeError, match="outside"):
+        bases.record_spec(specs.specs[0])

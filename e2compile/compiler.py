@@ -265,8 +265,10 @@ def register_basis_kind(kind: str, compiler: Callable[[BasisSpec], BasisArtifact
 def compile(spec: BasisSpec) -> BasisArtifact:  # noqa: A001 - the product's name for it
     """Compile ``spec`` into a :class:`BasisArtifact` (pure and deterministic).
 
-    Raises:
-        EmptyBasisException: when no basis element survives.
+    A pair of representations that admits no kernel under the spec's sampling compiles to an
+    artifact with ``dim == 0``: a valid result (that block of the filter is zero) which the store
+    keeps like any other, so that later processes and offline mode never need the compiler for
+    it. The basis objects of :mod:`e2compile.kernels` raise ``EmptyBasisException`` instead.
     """
     if not isinstance(spec, BasisSpec):
         raise TypeError(f"compile expects a BasisSpec, got {type(spec).__name__}")
@@ -302,6 +304,24 @@ def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int
 
 def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
     group, in_repr, out_repr = spec.build_representations()
+    try:
+        return _sample_kernel(spec, group, in_repr, out_repr)
+    except EmptyBasisException:
+        return _empty_artifact(spec, group, out_repr)
+
+
+def _empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
+    """The artifact of a pair that admits no kernel: ``dim == 0``, bias data still present."""
+    o, i = spec.out_repr.size, spec.in_repr.size
+    return BasisArtifact(
+        spec=spec,
+        basis=np.zeros((0, o, i, spec.kernel_size**2)),
+        attributes={c: np.empty(0, dtype=kind) for c, kind in _COLUMN_KINDS.items()},
+        bias_basis=_bias_basis(spec, group, out_repr),
+    )
+
+
+def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
     rings = np.asarray(spec.rings, dtype=np.float64)
     cutoff = spec.cutoff_function()
     limits = np.array([float(cutoff(float(r))) for r in spec.rings])

@@ -178,36 +178,10 @@ def default_store() -> Store:
 
 
 def _compile(spec: BasisSpec) -> Any:
-    """Compile ``spec``; a pair that admits no kernel gives an artifact with ``dim == 0``.
-
-    An empty basis is a valid result (the pair's filter block is zero), and storing it keeps the
-    next process, and offline mode, from needing the compiler for it.
-    """
-    from e2compile import compiler
-    from e2compile.kernels.basis import EmptyBasisException
-
-    try:
-        return compiler.compile(spec)
-    except EmptyBasisException:
-        return _empty_artifact(spec)
-
-
-def _empty_artifact(spec: BasisSpec) -> Any:
-    import numpy as np
-
+    """Compile ``spec`` (a pair that admits no kernel gives an artifact with ``dim == 0``)."""
     from e2compile import compiler
 
-    group, _, out_repr = spec.build_representations()
-    o, i = spec.out_repr.size, spec.in_repr.size
-    columns = {}
-    for name in compiler.ATTRIBUTE_COLUMNS:
-        columns[name] = np.empty(0, dtype=str if name.endswith("_irrep") else np.float64)
-    return compiler.BasisArtifact(
-        spec=spec,
-        basis=np.zeros((0, o, i, spec.kernel_size**2)),
-        attributes=columns,
-        bias_basis=compiler._bias_basis(spec, group, out_repr),
-    )
+    return compiler.compile(spec)
 
 
 def _keyable(spec: BasisSpec) -> bool:

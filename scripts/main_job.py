@@ -139,8 +139,15 @@ def invariance_error(model: DigitClassifier, x: torch.Tensor) -> dict[str, float
 def compile_bases() -> float:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cli", "compile", f"{Path(__file__).resolve()}:build_model",
-         "--jobs", "2"],
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "compile",
+            f"{Path(__file__).resolve()}:build_model",
+            "--jobs",
+            "2",
+        ],
         cwd=ROOT,
         check=True,
     )
@@ -162,21 +169,27 @@ def main() -> None:
     build_model()
     warm = time.perf_counter() - start
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"   first instantiation {cold * 1e3:.1f} ms, second {warm * 1e3:.1f} ms, "
-          f"{n_params} parameters")
+    print(
+        f"   first instantiation {cold * 1e3:.1f} ms, second {warm * 1e3:.1f} ms, "
+        f"{n_params} parameters"
+    )
 
     print("3. training on scikit-learn's digits")
     x_train, y_train, x_test, y_test = load_digits()
     start = time.perf_counter()
     train(model, x_train, y_train, epochs=int(os.environ.get("E2C_DEMO_EPOCHS", "6")))
-    print(f"   trained in {time.perf_counter() - start:.1f} s; "
-          f"test accuracy {accuracy(model, x_test, y_test):.3f}")
+    print(
+        f"   trained in {time.perf_counter() - start:.1f} s; "
+        f"test accuracy {accuracy(model, x_test, y_test):.3f}"
+    )
     for name, rotated in {
         "90°": torch.rot90(x_test, 1, dims=(2, 3)),
         "45°": rotate(x_test, torch.pi / 4),
     }.items():
-        print(f"   test accuracy on the test set rotated by {name}: "
-              f"{accuracy(model, rotated, y_test):.3f}")
+        print(
+            f"   test accuracy on the test set rotated by {name}: "
+            f"{accuracy(model, rotated, y_test):.3f}"
+        )
 
     print("4. measured invariance error of the logits (relative)")
     for name, err in invariance_error(model, x_test[:256]).items():
@@ -184,7 +197,7 @@ def main() -> None:
 
     exported = model.features.export()
     probe = torch.randn(4, 1, IMAGE_SIZE, IMAGE_SIZE)
-    diff = (exported(probe) - model.features(nn.GeometricTensor(probe, model.in_type)).tensor)
+    diff = exported(probe) - model.features(nn.GeometricTensor(probe, model.in_type)).tensor
     print(f"5. exported plain-torch network agrees to {diff.abs().max().item():.1e}")
 
 

@@ -140,16 +140,24 @@ def test_memo_is_a_bounded_lru():
 def test_empty_basis_is_an_artifact_with_no_elements(store_dir, compiled, monkeypatch):
     gs = gspaces.Rot2dOnR2(-1, maximum_frequency=6)
     t_in = nn.FieldType(gs, [gs.irrep(0), gs.irrep(1)])
-    t_out = nn.FieldType(gs, [gs.irrep(6)])
+    t_out = nn.FieldType(gs, [gs.irrep(6), gs.irrep(1)])
     conv = nn.R2Conv(t_in, t_out, 3)  # no kernel reaches frequency 6 at k = 3
-    assert conv.weights.numel() == 0 and conv.bias is None
+    alone = nn.R2Conv(t_in, nn.FieldType(gs, [gs.irrep(1)]), 3)
+    assert conv.weights.numel() == alone.weights.numel() > 0
     filt, _ = conv.expand_parameters()
-    assert filt.shape == (2, 3, 3, 3) and not filt.any()
+    assert filt.shape == (4, 3, 3, 3) and not filt[:2].any() and filt[2:].any()
     # stored like any other artifact: offline mode needs no compiler for it
     bases.MEMO.clear()
     monkeypatch.setenv("E2C_OFFLINE", "1")
     _no_compiler(monkeypatch)
-    assert nn.R2Conv(t_in, t_out, 3).weights.numel() == 0
+    assert nn.R2Conv(t_in, t_out, 3).weights.numel() == conv.weights.numel()
+
+
+def test_a_layer_with_no_kernel_at_all_is_refused():
+    gs = gspaces.Rot2dOnR2(-1, maximum_frequency=6)
+    t_in = nn.FieldType(gs, [gs.irrep(0), gs.irrep(1)])
+    with pytest.raises(ValueError, match="kernel_size=3.*empty|empty.*kernel_size=3"):
+        nn.R2Conv(t_in, nn.FieldType(gs, [gs.irrep(6)]), 3)
 
 
 # ------------------------------------------------------------------------------------ offline

@@ -157,12 +157,31 @@ def test_compile_manifest_bundle_and_artifacts(tmp_path, spec_file):
     assert again["ok"] and again["cached"] == 4 and again["compiled"] == 0
 
 
-def test_compile_failure_exits_1(tmp_path):
+def test_a_pair_without_kernels_compiles_to_an_empty_artifact(tmp_path):
     flags = ["--gspace", "rot2d", "-N", "4", "--in", "trivial", "--out", "irrep_1"]
     result = e2c(tmp_path, "compile", *flags, "--kernel-size", "1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["compiled"] == 1
+    store = Store(tmp_path, layers=[])
+    (key,) = store.keys()
+    record = store.get(key)
+    assert BasisArtifact.from_record(record.arrays, record.meta).dim == 0
+
+
+def test_compile_failure_exits_1(tmp_path, monkeypatch):
+    from e2compile import compiler
+
+    def broken(spec):
+        raise RuntimeError("compiler exploded")
+
+    monkeypatch.setattr(compiler, "compile", broken)
+    flags = ["--gspace", "rot2d", "-N", "4", "--in", "regular", "--out", "regular"]
+    result = e2c(tmp_path, "compile", *flags, "--kernel-size", "3", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert not data["ok"] and data["failed"] == 1 and "Empty" in data["results"][0]["error"]
+    assert not data["ok"] and data["failed"] == 1
+    assert "compiler exploded" in data["results"][0]["error"]
     assert Store(tmp_path, layers=[]).keys() == []
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from e2compile import gspaces
+from e2compile import gspaces, kernels
 from e2compile.compiler import ATTRIBUTE_COLUMNS, BasisArtifact, basis_filter_mask, compile
 from e2compile.group import directsum
 from e2compile.kernels import EmptyBasisException
@@ -132,10 +132,16 @@ def test_bias_basis_is_invariant(d8):
     assert none.bias_basis.shape == (2, 0)
 
 
-def test_empty_basis():
+def test_empty_basis_compiles_to_an_artifact_with_no_element():
     o2 = gspaces.FlipRot2dOnR2(-1, maximum_frequency=3)
     with pytest.raises(EmptyBasisException):
-        compile(kernel_spec(o2, o2.trivial_repr, o2.irrep(1, 0), 3))
+        kernels.kernels_O2_act_R2(o2.trivial_repr, o2.irrep(1, 0), [0.0, 1.0], 0.6)
+    spec = kernel_spec(o2, o2.trivial_repr, o2.irrep(1, 0), 3)
+    art = compile(spec)
+    assert art.dim == 0 and art.basis.shape == (0, 1, 1, 9)
+    assert all(column.shape == (0,) for column in art.attributes.values())
+    assert BasisArtifact.from_record(*art.to_record()) == art
+    assert basis_filter_mask(art, lambda attr: True).shape == (0,)
 
 
 def test_dilation_bug_is_not_copied():

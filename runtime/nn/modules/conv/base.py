@@ -134,6 +134,13 @@ class _RdConvBase(EquivariantModule):
             basis_filter=basis_filter,
             recompute=recompute,
         )
+        if self._basisexpansion.dimension() == 0 and not self._basisexpansion.dry_run:
+            raise ValueError(
+                f"{who}: the basis of equivariant kernels from {in_type} to {out_type} is empty "
+                f"with kernel_size={kernel_size}, dilation={dilation} and the sampling options "
+                f"{ {k: v for k, v in spec_kwargs.items() if v is not None} }; allow more "
+                "frequencies (frequencies_cutoff), rings, a larger kernel or a looser basis_filter"
+            )
         self.weights = Parameter(torch.zeros(self._basisexpansion.dimension()))
         self._init_bias(bias)
         self._cache: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
@@ -146,13 +153,13 @@ class _RdConvBase(EquivariantModule):
         """The ``BasisSpec`` of the kernels from ``in_repr`` to ``out_repr``."""
         from e2compile.specs import kernel_spec
 
+        options = dict(self._spec_kwargs)
+        if options.get("rings") is not None:
+            # users give radii in pixels of the dilated grid (as the reference does); specs
+            # hold them in grid units
+            options["rings"] = [float(r) / self.dilation for r in options["rings"]]
         return kernel_spec(
-            self.space,
-            in_repr,
-            out_repr,
-            self.kernel_size,
-            dilation=self.dilation,
-            **self._spec_kwargs,
+            self.space, in_repr, out_repr, self.kernel_size, dilation=self.dilation, **options
         )
 
     def _init_bias(self, bias: bool) -> None:

@@ -34,7 +34,8 @@ class R2Conv(_RdConvBase):
         basisexpansion: the expansion algorithm (``'blocks'``).
         sigma, frequencies_cutoff, rings, maximum_offset: sampling of the basis (defaults in the
             project conventions; a callable ``frequencies_cutoff`` is accepted but can not be
-            stored, so it is compiled in every process).
+            stored, so it is compiled in every process). ``rings`` are radii in pixels of the
+            dilated grid, as in the reference library.
         recompute: compile the bases afresh instead of reading the store.
         basis_filter: callable on each basis element's attribute dict; ``False`` drops it.
         initialize: initialise ``weights`` with generalized He (else they start at zero).

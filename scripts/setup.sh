@@ -14,7 +14,7 @@ fi
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
-pip=("$venv/bin/python" -m pip -q --disable-pip-version-check --no-warn-script-location)
+pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 # torch first, pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build.
 "${pip[@]}" install "torch==2.13.0"
 "${pip[@]}" install -r "$here/scripts/requirements.txt"

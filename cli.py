@@ -9,15 +9,14 @@ only by ``e2c compile``. See ``docs/cli.md``.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import math
-import operator
 import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,22 +70,18 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
-class _Size(click.ParamType):
-    name = "SIZE"
+class _Parsed(click.ParamType):
+    """A click type read by ``parse`` (a ``ValueError`` is a usage error); values that already
+    have the parsed type (defaults) pass through."""
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+    def __init__(self, name: str, parse: Callable[[str], Any], parsed_type: type) -> None:
+        self.name = name
+        self.parse = parse
+        self.parsed_type = parsed_type
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         try:
-            return value if isinstance(value, int) else parse_size(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class _Duration(click.ParamType):
-    name = "DURATION"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        try:
-            return value if isinstance(value, float) else parse_duration(value)
+            return value if isinstance(value, self.parsed_type) else self.parse(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -361,13 +356,13 @@ def cache_verify(store: Store, no_quarantine: bool, as_json: bool) -> None:
 @cache_group.command("gc")
 @click.option(
     "--older-than",
-    type=_Duration(),
+    type=_Parsed("DURATION", parse_duration, float),
     default=None,
     help="Remove artifacts unused for this long (90s, 15m, 12h, 30d, 2w; bare number = days).",
 )
 @click.option(
     "--max-size",
-    type=_Size(),
+    type=_Parsed("SIZE", parse_size, int),
     default=None,
     help="Then remove least recently used artifacts until the root holds at most this "
     "(500M, 2G; powers of 1024).",
@@ -561,169 +556,23 @@ def _copy_into_root(store: Store, sources: list, keys: Iterable[str], action: st
 
 # ------------------------------------------------------------------------------ e2c compile
 
-LAYER_FIELDS = {
-    "gspace": "rot2d | fliprot2d | flip2d | trivial (or the class name, e.g. Rot2dOnR2)",
-    "N": "rotation order (rot2d, fliprot2d); -1 for SO(2)/O(2)",
-    "maximum_frequency": "irreps bound of SO(2)/O(2) (N = -1)",
-    "axis": "flip axis in radians (fliprot2d, flip2d; default pi/2)",
-    "in": "input representation: a name or a list of names, each optionally 'k*name'",
-    "out": "output representation, same syntax as 'in'",
-    "kernel_size": "kernel size (required)",
-    "dilation": "dilation (default 1)",
-    "rings": "list of ring radii in grid units (default: from kernel_size)",
-    "sigma": "Gaussian width: a float or a list, one per ring",
-    "frequencies_cutoff": "policy name (e.g. 'fco1') or a float",
-    "maximum_offset": "bound on aliased frequencies (finite groups)",
-    "kind": "'kernel' (the only kind accepted so far)",
-}
-
-_GSPACES = {
-    "rot2d": "Rot2dOnR2",
-    "fliprot2d": "FlipRot2dOnR2",
-    "flip2d": "Flip2dOnR2",
-    "trivial": "TrivialOnR2",
-}
-
-
-def _build_gspace(desc: dict[str, Any]) -> Any:
-    from e2compile import gspaces
-
-    name = str(desc.get("gspace", ""))
-    family = next((f for f, cls in _GSPACES.items() if name.lower() in (f, cls.lower())), None)
-    if family is None:
-        raise ValueError(f"unknown gspace {name!r}: one of {', '.join(_GSPACES)}")
-    kwargs: dict[str, Any] = {}
-    if family in ("rot2d", "fliprot2d"):
-        if "N" not in desc:
-            raise ValueError(f"gspace {family} needs N")
-        kwargs["N"] = int(desc["N"])
-        if desc.get("maximum_frequency") is not None:
-            kwargs["maximum_frequency"] = int(desc["maximum_frequency"])
-    else:
-        for key in ("N", "maximum_frequency"):
-            if desc.get(key) is not None:
-                raise ValueError(f"gspace {family} takes no {key}")
-    if desc.get("axis") is not None:
-        if family not in ("fliprot2d", "flip2d"):
-            raise ValueError(f"gspace {family} takes no axis")
-        kwargs["axis"] = float(desc["axis"])
-    return getattr(gspaces, _GSPACES[family])(**kwargs)
-
-
-def _resolve_repr(gspace: Any, names: Any, field: str) -> Any:
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise ValueError(f"'{field}' must be a representation name or a non-empty list of names")
-    group = gspace.fibergroup
-    parts = []
-    for item in names:
-        m = re.fullmatch(r"\s*(?:(\d+)\s*\*\s*)?(\S.*?)\s*", str(item))
-        if m is None:
-            raise ValueError(f"'{field}': {item!r} is not a representation name")
-        count, name = int(m.group(1) or 1), m.group(2)
-        if name == "regular":
-            rep = gspace.regular_repr
-        elif name == "trivial":
-            rep = gspace.trivial_repr
-        elif name in group.irreps:
-            rep = group.irreps[name]
-        elif name in group.representations:
-            rep = group.representations[name]
-        else:
-            known = sorted({"regular", "trivial", *group.irreps, *group.representations})
-            raise ValueError(f"'{field}': unknown representation {name!r} of {group.name}: {known}")
-        if count < 1:
-            raise ValueError(f"'{field}': multiplicity must be positive in {item!r}")
-        parts += [rep] * count
-    return functools.reduce(operator.add, parts)
-
-
-def _float_list(value: Any) -> Any:
-    if value is None or isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        return [float(x) for x in value.split(",") if x.strip()]
-    return [float(x) for x in value]
-
-
-def spec_from_description(desc: dict[str, Any]) -> Any:
-    """The ``BasisSpec`` of one layer description (see ``LAYER_FIELDS`` and docs/cli.md)."""
-    from e2compile.specs import kernel_spec
-
-    if not isinstance(desc, dict):
-        raise ValueError(f"a layer description is a table/object, not {type(desc).__name__}")
-    unknown = sorted(set(desc) - set(LAYER_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown field(s) {unknown}; known: {sorted(LAYER_FIELDS)}")
-    missing = [f for f in ("gspace", "in", "out", "kernel_size") if desc.get(f) is None]
-    if missing:
-        raise ValueError(f"missing field(s) {missing}")
-    kind = desc.get("kind", "kernel")
-    if kind != "kernel":
-        raise ValueError(f"kind {kind!r} is not supported (only 'kernel')")
-    gspace = _build_gspace(desc)
-    cutoff = desc.get("frequencies_cutoff")
-    if isinstance(cutoff, str):
-        try:
-            cutoff = float(cutoff)
-        except ValueError:
-            pass  # a policy name
-    return kernel_spec(
-        gspace,
-        _resolve_repr(gspace, desc["in"], "in"),
-        _resolve_repr(gspace, desc["out"], "out"),
-        int(desc["kernel_size"]),
-        dilation=int(desc.get("dilation", 1)),
-        rings=_float_list(desc.get("rings")),
-        sigma=_float_list(desc.get("sigma")),
-        frequencies_cutoff=cutoff,
-        maximum_offset=None if desc.get("maximum_offset") is None else int(desc["maximum_offset"]),
-    )
-
-
-def load_layer_descriptions(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The layer descriptions of a spec file: JSON (a list, or ``{"layers": [...]}``) or TOML
-    (``[[layers]]`` tables)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            try:
-                import tomli as tomllib  # type: ignore[no-redef]
-            except ImportError:
-                raise ValueError("TOML spec files need Python 3.11+ or the tomli package") from None
-        data: Any = tomllib.loads(text)
-    else:
-        data = json.loads(text)
-    if isinstance(data, dict) and set(data) == {"layers"}:
-        data = data["layers"]
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise ValueError("expected a list of layer descriptions or {'layers': [...]}")
-    return data
-
 
 def specs_from_files(paths: Sequence[str]) -> list[Any]:
-    """Mode (b): every layer of every spec file."""
+    """Mode (b): every layer of every spec file (``e2compile.layers``)."""
+    if not paths:
+        return []
+    from e2compile.layers import specs_from_layer_file
+
     specs = []
     for path in paths:
         if not Path(path).is_file():
             raise click.BadParameter(f"no such spec file: {path}", param_hint="SOURCES")
         try:
-            descriptions = load_layer_descriptions(path)
-        except (OSError, ValueError) as exc:
+            specs += specs_from_layer_file(path)
+        except OSError as exc:
             raise click.BadParameter(f"{path}: {exc}", param_hint="SOURCES") from None
-        for i, desc in enumerate(descriptions):
-            try:
-                specs.append(spec_from_description(desc))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise click.BadParameter(
-                    f"{path}: layer {i}: {exc}", param_hint="SOURCES"
-                ) from None
+        except ValueError as exc:  # LayerError: names the file, the layer and the field
+            raise click.BadParameter(str(exc), param_hint="SOURCES") from None
     return specs
 
 
@@ -747,12 +596,15 @@ def specs_from_flags(desc: dict[str, Any]) -> list[Any]:
     desc = {k: v for k, v in desc.items() if v not in (None, ())}
     if not desc:
         return []
+    from e2compile.layers import spec_from_layer
+
     desc = {k: list(v) if isinstance(v, tuple) else v for k, v in desc.items()}
-    try:
-        if isinstance(desc.get("sigma"), str) and "," not in desc["sigma"]:
+    if isinstance(desc.get("sigma"), str) and "," not in desc["sigma"]:
+        with contextlib.suppress(ValueError):  # not a number: the layer parser names the field
             desc["sigma"] = float(desc["sigma"])  # one width for every ring
-        return [spec_from_description(desc)]
-    except (ValueError, TypeError, KeyError) as exc:
+    try:
+        return [spec_from_layer(desc)]
+    except ValueError as exc:  # LayerError
         raise click.UsageError(f"layer flags: {exc}") from None
 
 

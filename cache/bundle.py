@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,14 +22,14 @@ import h5py
 from .errors import CorruptArtifactError, UnreadableArtifactError
 from .filestore import VerifyResult, warn_invalid
 from .format import (
-    USERBLOCK_SIZE,
     ArtifactInfo,
     check_seal,
+    create_temp,
     now_iso,
     read_artifact,
     read_info,
-    seal_file,
     write_artifact,
+    write_sealed,
 )
 from .record import Record, is_key
 
@@ -220,26 +219,18 @@ def write_bundle(
     """
     path = Path(path).expanduser().absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.close(fd)
-        written: set[str] = set()
-        with h5py.File(tmp, "w", locking=False, userblock_size=USERBLOCK_SIZE) as f:
-            f.attrs["e2c_format"] = BUNDLE_FORMAT
-            f.attrs["format_version"] = BUNDLE_VERSION
-            f.attrs["created"] = now_iso()
-            top = f.create_group("artifacts")
-            for record, created in items:
-                if record.key in written:
-                    raise ValueError(f"key {record.key} given twice")
-                written.add(record.key)
-                write_artifact(top.create_group(record.key), record, created)
-        seal_file(tmp)  # also fsyncs
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    written: set[str] = set()
+
+    def fill(f: h5py.File) -> None:
+        f.attrs["e2c_format"] = BUNDLE_FORMAT
+        f.attrs["format_version"] = BUNDLE_VERSION
+        f.attrs["created"] = now_iso()
+        top = f.create_group("artifacts")
+        for record, created in items:
+            if record.key in written:
+                raise ValueError(f"key {record.key} given twice")
+            written.add(record.key)
+            write_artifact(top.create_group(record.key), record, created)
+
+    write_sealed(create_temp(path.parent, path.name), path, fill)
     return sorted(written)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -31,13 +30,13 @@ from .errors import (
     UnreadableArtifactError,
 )
 from .format import (
-    USERBLOCK_SIZE,
     ArtifactInfo,
+    create_temp,
     open_sealed_bytes,
     read_artifact,
     read_info,
-    seal_file,
     write_artifact,
+    write_sealed,
 )
 from .record import Record, is_key
 
@@ -251,23 +250,10 @@ class FileStore:
             return False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{record.key}.", suffix=".tmp", dir=path.parent
-            )
+            tmp = create_temp(path.parent, record.key)
         except OSError as exc:
             raise ReadOnlyStoreError(f"cannot write to {path.parent}: {exc}") from exc
-        tmp = Path(tmp_name)
-        try:
-            os.close(fd)
-            with h5py.File(tmp, "w", locking=False, userblock_size=USERBLOCK_SIZE) as f:
-                write_artifact(f, record, created)
-            seal_file(tmp)  # also fsyncs
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_sealed(tmp, path, lambda f: write_artifact(f, record, created))
         _fsync_dir(path.parent)
         self._bad.pop(record.key, None)
         return True

@@ -27,13 +27,17 @@ variable-length UTF-8 strings; their checksum is over each element's UTF-8 bytes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import struct
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -50,12 +54,14 @@ __all__ = [
     "ArtifactInfo",
     "array_checksum",
     "check_seal",
+    "create_temp",
     "open_sealed_bytes",
     "seal_file",
     "now_iso",
     "read_artifact",
     "read_info",
     "write_artifact",
+    "write_sealed",
 ]
 
 ARTIFACT_FORMAT = "e2compile-artifact"
@@ -94,6 +100,37 @@ def seal_file(path: str | os.PathLike[str]) -> None:
         fh.write(_SEAL.pack(SEAL_MAGIC, SEAL_VERSION, length, h.digest()))
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def create_temp(directory: Path, name: str) -> Path:
+    """Create an empty temporary file ``.<name>.*.tmp`` in ``directory`` (the pattern that
+    ``gc`` removes when stale); ``OSError`` when the directory is not writable."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> None:
+    """Write a sealed HDF5 file atomically: ``fill`` the new file ``tmp`` (from
+    :func:`create_temp`, next to ``path``), seal it (which fsyncs), make it readable by all and
+    ``os.replace`` it onto ``path``. A reader never sees a partial file; on any failure ``tmp`` is
+    removed and the error propagates."""
+    try:
+        with h5py.File(tmp, "w", locking=False, userblock_size=USERBLOCK_SIZE) as f:
+            fill(f)
+        seal_file(tmp)  # also fsyncs
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:

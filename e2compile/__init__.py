@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("group", "gspaces", "kernels", "diffops", "specs", "compiler")
+_SUBMODULES = ("group", "gspaces", "kernels", "diffops", "specs", "compiler", "layers")
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -72,7 +72,7 @@ def exact_elements(space: GSpace) -> list:
     """Elements whose action on the grid is a multiple of a quarter turn (possibly with a flip)."""
     out = []
     for g in space.testing_elements:
-        angle, _ = space._planar_action(g)
+        angle, _ = space.planar_action(g)
         q = angle / HALF_PI
         if abs(q - round(q)) < 1e-9:
             out.append(g)

@@ -56,6 +56,11 @@ def test_compiler_knows_no_torch():
     assert "cache" not in mods
 
 
+def test_layer_descriptions_know_no_torch_store_or_cli():
+    mods = _imported_after("import e2compile.layers")
+    assert not {"torch", "runtime", "cache", "click", "cli"} & mods
+
+
 def test_runtime_import_is_light():
     """Importing the runtime must not pull in the compiler's heavy maths (sympy, rbf)."""
     mods = _imported_after("from runtime import nn")

@@ -7,7 +7,7 @@ as in the reference library).
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,14 +31,14 @@ def _averaging_order(maximum_frequency: int) -> int:
     return max(16, 4 * maximum_frequency + 4)
 
 
-class SO2(Group):
-    """The group SO(2) of planar rotations; an element is an angle in radians.
-
-    Irreps ``irrep_k``, ``k = 0..maximum_frequency``: trivial for ``k = 0``, otherwise the 2x2
-    rotation by ``kθ``.
-    """
+class ContinuousRotationGroup(Group):
+    """What SO(2) and O(2) share: the parameter ``maximum_frequency`` (default 10) bounding the
+    irreps the group object holds, and no list of elements."""
 
     continuous = True
+    #: The group's name and identity element.
+    _group_name: ClassVar[str]
+    _identity_element: ClassVar[Any]
 
     @classmethod
     def _canonical_params(cls, maximum_frequency: int | None = DEFAULT_MAXIMUM_FREQUENCY) -> tuple:
@@ -49,8 +49,26 @@ class SO2(Group):
     def _setup(self) -> None:
         self.maximum_frequency = self._params[0]
         self.rotation_order = -1
-        self.name = "SO(2)"
-        self.identity = 0.0
+        self.name = self._group_name
+        self.identity = self._identity_element
+
+    def order(self) -> int:
+        return -1
+
+    @property
+    def elements(self) -> None:
+        return None
+
+
+class SO2(ContinuousRotationGroup):
+    """The group SO(2) of planar rotations; an element is an angle in radians.
+
+    Irreps ``irrep_k``, ``k = 0..maximum_frequency``: trivial for ``k = 0``, otherwise the 2x2
+    rotation by ``kθ``.
+    """
+
+    _group_name = "SO(2)"
+    _identity_element = 0.0
 
     def _build_irreps(self) -> list[IrreducibleRepresentation]:
         out = [
@@ -65,13 +83,6 @@ class SO2(Group):
                 )
             )
         return out
-
-    def order(self) -> int:
-        return -1
-
-    @property
-    def elements(self) -> None:
-        return None
 
     @property
     def testing_elements(self) -> ElementList:
@@ -123,7 +134,7 @@ class SO2(Group):
         return super()._coset_representatives(subgroup_id)
 
 
-class O2(Group):
+class O2(ContinuousRotationGroup):
     """The group O(2); an element is a pair ``(f, θ)``: the reflection ``f`` (if ``f == 1``)
     followed by the rotation by ``θ``.
 
@@ -131,19 +142,8 @@ class O2(Group):
     ``(1,k)`` for ``k = 1..maximum_frequency`` two-dimensional.
     """
 
-    continuous = True
-
-    @classmethod
-    def _canonical_params(cls, maximum_frequency: int | None = DEFAULT_MAXIMUM_FREQUENCY) -> tuple:
-        if maximum_frequency is None:
-            maximum_frequency = DEFAULT_MAXIMUM_FREQUENCY
-        return (check_max_frequency(maximum_frequency),)
-
-    def _setup(self) -> None:
-        self.maximum_frequency = self._params[0]
-        self.rotation_order = -1
-        self.name = "O(2)"
-        self.identity = (0, 0.0)
+    _group_name = "O(2)"
+    _identity_element = (0, 0.0)
 
     def _build_irreps(self) -> list[IrreducibleRepresentation]:
         out = [
@@ -175,13 +175,6 @@ class O2(Group):
                 )
             )
         return out
-
-    def order(self) -> int:
-        return -1
-
-    @property
-    def elements(self) -> None:
-        return None
 
     @property
     def testing_elements(self) -> ElementList:

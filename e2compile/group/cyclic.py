@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -16,16 +17,17 @@ from .representation import IrreducibleRepresentation
 
 __all__ = ["CyclicGroup", "cyclic_group", "trivial_group"]
 
-_TRIVIAL_NL = ("pointwise", "gate", "norm", "gated", "concatenated")
+#: Non-linearities of the trivial irrep of a finite group.
+TRIVIAL_NONLINEARITIES = ("pointwise", "gate", "norm", "gated", "concatenated")
 
 
-class CyclicGroup(Group):
-    """The cyclic group ``C_N``; element ``r`` (an int in ``0..N-1``) is the rotation by
-    ``2πr/N``.
+class FiniteRotationGroup(Group):
+    """What ``C_N`` and ``D_N`` share: the parameter ``N`` (the number of rotations), the name
+    ``<letter>N`` and the list of elements, all of which are testing elements."""
 
-    Irreps ``irrep_k`` for ``k = 0..N//2``: one-dimensional for ``k = 0`` and ``k = N/2``,
-    otherwise the 2x2 rotation by ``k·2πr/N``.
-    """
+    #: The letter of the name and the identity element.
+    _letter: ClassVar[str]
+    _identity_element: ClassVar[Any]
 
     @classmethod
     def _canonical_params(cls, N: int) -> tuple:
@@ -34,10 +36,40 @@ class CyclicGroup(Group):
     def _setup(self) -> None:
         self.N = self._params[0]
         self.rotation_order = self.N
-        self.name = f"C{self.N}"
-        self.identity = 0
-        self._elements = list(range(self.N))
-        self._regular_extra_nonlin = frozenset({"vectorfield"})
+        self.name = f"{self._letter}{self.N}"
+        self.identity = self._identity_element
+        self._elements = self._element_list()
+
+    @abstractmethod
+    def _element_list(self) -> list:
+        """Every element, in canonical order."""
+
+    def order(self) -> int:
+        return len(self._elements)
+
+    @property
+    def elements(self) -> list:
+        return list(self._elements)
+
+    @property
+    def testing_elements(self) -> ElementList:
+        return ElementList(self._elements)
+
+
+class CyclicGroup(FiniteRotationGroup):
+    """The cyclic group ``C_N``; element ``r`` (an int in ``0..N-1``) is the rotation by
+    ``2πr/N``.
+
+    Irreps ``irrep_k`` for ``k = 0..N//2``: one-dimensional for ``k = 0`` and ``k = N/2``,
+    otherwise the 2x2 rotation by ``k·2πr/N``.
+    """
+
+    _letter = "C"
+    _identity_element = 0
+    _regular_extra_nonlin = frozenset({"vectorfield"})
+
+    def _element_list(self) -> list[int]:
+        return list(range(self.N))
 
     def _build_irreps(self) -> list[IrreducibleRepresentation]:
         out = []
@@ -45,7 +77,7 @@ class CyclicGroup(Group):
         for k in range(N // 2 + 1):
             one_dim = k == 0 or 2 * k == N
             if k == 0:
-                nl: tuple[str, ...] = _TRIVIAL_NL
+                nl: tuple[str, ...] = TRIVIAL_NONLINEARITIES
             elif one_dim:
                 nl = ("norm", "gated", "concatenated")
             else:
@@ -62,17 +94,6 @@ class CyclicGroup(Group):
                 )
             )
         return out
-
-    def order(self) -> int:
-        return self.N
-
-    @property
-    def elements(self) -> list[int]:
-        return list(self._elements)
-
-    @property
-    def testing_elements(self) -> ElementList:
-        return ElementList(self._elements)
 
     def _check(self, element: Any, argname: str = "element") -> int:
         return check_int(element, argname, 0, self.N, f"an element of {self.name}")

@@ -9,18 +9,16 @@ from typing import Any
 import numpy as np
 
 from . import maps
-from ._checks import check_int, check_order, check_pair, is_int
+from ._checks import check_int, check_pair, is_int
 from ._math import psichi
-from .cyclic import cyclic_group
-from .group import ElementList, Group
+from .cyclic import TRIVIAL_NONLINEARITIES, FiniteRotationGroup, cyclic_group
+from .group import Group
 from .representation import IrreducibleRepresentation
 
 __all__ = ["DihedralGroup", "dihedral_group"]
 
-_TRIVIAL_NL = ("pointwise", "gate", "norm", "gated", "concatenated")
 
-
-class DihedralGroup(Group):
+class DihedralGroup(FiniteRotationGroup):
     """The dihedral group ``D_N``.
 
     An element is a pair ``(f, r)`` with ``f`` in ``{0, 1}`` and ``r`` in ``0..N-1``: the
@@ -30,16 +28,11 @@ class DihedralGroup(Group):
     ``0 < k < N/2`` is two-dimensional.
     """
 
-    @classmethod
-    def _canonical_params(cls, N: int) -> tuple:
-        return (check_order(N, "N"),)
+    _letter = "D"
+    _identity_element = (0, 0)
 
-    def _setup(self) -> None:
-        self.N = self._params[0]
-        self.rotation_order = self.N
-        self.name = f"D{self.N}"
-        self.identity = (0, 0)
-        self._elements = [(f, r) for f in range(2) for r in range(self.N)]
+    def _element_list(self) -> list[tuple[int, int]]:
+        return [(f, r) for f in range(2) for r in range(self.N)]
 
     def _irrep_ids(self) -> list[tuple[int, int]]:
         N = self.N
@@ -53,7 +46,7 @@ class DihedralGroup(Group):
         for j, k in self._irrep_ids():
             two_dim = 0 < k and 2 * k != self.N
             if (j, k) == (0, 0):
-                nl: tuple[str, ...] = _TRIVIAL_NL
+                nl: tuple[str, ...] = TRIVIAL_NONLINEARITIES
             elif two_dim:
                 nl = ("norm", "gated")
             else:
@@ -71,17 +64,6 @@ class DihedralGroup(Group):
                 )
             )
         return out
-
-    def order(self) -> int:
-        return 2 * self.N
-
-    @property
-    def elements(self) -> list[tuple[int, int]]:
-        return list(self._elements)
-
-    @property
-    def testing_elements(self) -> ElementList:
-        return ElementList(self._elements)
 
     def _check(self, element: Any, argname: str = "element") -> tuple[int, int]:
         f, r = check_pair(element, argname, f"an element of {self.name}")

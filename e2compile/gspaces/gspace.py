@@ -135,12 +135,23 @@ class GSpace:
 class GeneralOnR2(GSpace):
     """A subgroup of O(2) acting on R^2 by rotations and reflections around the origin."""
 
+    def planar_action(self, element: Any) -> tuple[float, bool]:
+        """How ``element`` acts on the plane: ``(angle, flip)`` such that it maps ``x`` to
+        ``R(angle) @ diag(1, -1)**flip @ x`` (``angle`` in radians, counterclockwise; ``flip``:
+        the reflection ``y -> -y`` comes first). A flip across the axis ``a`` has
+        ``angle = 2a + rotation``. Raises for anything that is not an element of the fiber group.
+
+        The one source of the geometric action: :meth:`basespace_action` and the torch runtime
+        (``runtime.nn.grid``) both use it.
+        """
+        return self._planar_action(element)
+
     def _planar_action(self, element: Any) -> tuple[float, bool]:
-        """Return ``(angle, flip)`` with ``element`` acting as ``R(angle) @ diag(1, -1)**flip``."""
+        """:meth:`planar_action`, implemented by each concrete gspace."""
         raise NotImplementedError  # pragma: no cover
 
     def basespace_action(self, input: np.ndarray, element: Any) -> np.ndarray:
-        angle, flip = self._planar_action(element)
+        angle, flip = self.planar_action(element)
         return transform_grid(input, angle, flip)
 
 

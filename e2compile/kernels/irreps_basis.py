@@ -8,7 +8,7 @@ analytic solution and samples it. They are the building blocks that
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -80,7 +80,20 @@ class IrrepsBasis(KernelBasis):
         harmonics: the analytic solution (:class:`~e2compile.kernels.harmonics.Harmonics`).
         axis: angle (radians, counter-clockwise from the x axis) the harmonics are measured from;
             the reflection axis for groups with flips, 0 otherwise.
+        max_frequency, max_offset: the bounds on the aliased frequencies (finite groups only).
+
+    Each subclass names the group family it solves for in the class attributes below, which
+    :meth:`check_arguments` checks (also before any pair is solved, by the ``kernels_*_act_R2``
+    factories).
     """
+
+    #: The group family: the class name in :mod:`e2compile.group`, how messages name it, and an
+    #: order the group must have (``None``: any).
+    group_type: ClassVar[str] = ""
+    group_description: ClassVar[str] = ""
+    group_order: ClassVar[int | None] = None
+    #: Finite groups alias frequencies: their bases need ``max_frequency`` or ``max_offset``.
+    finite: ClassVar[bool] = False
 
     def __init__(
         self, group: Any, in_irrep: Any, out_irrep: Any, harmonics: Harmonics, axis: float = 0.0
@@ -91,6 +104,35 @@ class IrrepsBasis(KernelBasis):
         self.harmonics = harmonics
         self.axis = float(axis)
         super().__init__(len(harmonics), (out_irrep.size, in_irrep.size))
+
+    @classmethod
+    def check_arguments(
+        cls, group: Any, max_frequency: int | None = None, max_offset: int | None = None
+    ) -> None:
+        """Raise unless ``group`` is of this basis's family (and, for a finite group, unless the
+        frequency bounds are valid)."""
+        order = {} if cls.group_order is None else {"order": cls.group_order}
+        _check_group(group, cls.group_type, cls.group_description, **order)
+        if cls.finite:
+            _check_bounds(max_frequency, max_offset)
+
+    def _resolve_pair(
+        self,
+        group: Any,
+        in_irrep: Any,
+        out_irrep: Any,
+        max_frequency: int | None = None,
+        max_offset: int | None = None,
+    ) -> tuple[Any, Any]:
+        """Check the arguments (:meth:`check_arguments`) and return the two irreps; finite
+        families keep the bounds as attributes."""
+        self.check_arguments(group, max_frequency, max_offset)
+        if self.finite:
+            self.max_frequency, self.max_offset = max_frequency, max_offset
+        return (
+            resolve_irrep(group, in_irrep, "in_irrep"),
+            resolve_irrep(group, out_irrep, "out_irrep"),
+        )
 
     def sample_angles(self, angles: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
         """Evaluate on angles ``(P,)``; ``origin`` flags points at the origin."""
@@ -138,6 +180,8 @@ class IrrepsBasis(KernelBasis):
 class CyclicIrrepsBasis(IrrepsBasis):
     """Irreps basis of the cyclic group C_N (N rotations by multiples of 2 pi / N)."""
 
+    group_type, group_description, finite = "CyclicGroup", "a cyclic group C_N", True
+
     def __init__(
         self,
         group: Any,
@@ -146,38 +190,34 @@ class CyclicIrrepsBasis(IrrepsBasis):
         max_frequency: int | None = None,
         max_offset: int | None = None,
     ):
-        _check_group(group, "CyclicGroup", "a cyclic group C_N")
-        _check_bounds(max_frequency, max_offset)
-        i = resolve_irrep(group, in_irrep, "in_irrep")
-        o = resolve_irrep(group, out_irrep, "out_irrep")
+        i, o = self._resolve_pair(group, in_irrep, out_irrep, max_frequency, max_offset)
         h = rotation_harmonics(
             i.size, i.frequency, o.size, o.frequency, group.order(), max_frequency, max_offset
         )
-        self.max_frequency, self.max_offset = max_frequency, max_offset
         super().__init__(group, i, o, h)
 
 
 class TrivialIrrepsBasis(CyclicIrrepsBasis):
     """Unconstrained kernels: the basis of C_1 (every harmonic ``cos``/``sin`` of ``mu >= 0``)."""
 
-    def __init__(self, group, in_irrep, out_irrep, max_frequency=None, max_offset=None):
-        _check_group(group, "CyclicGroup", "the trivial group C_1", order=1)
-        super().__init__(group, in_irrep, out_irrep, max_frequency, max_offset)
+    group_description, group_order = "the trivial group C_1", 1
 
 
 class SO2IrrepsBasis(IrrepsBasis):
     """Irreps basis of SO(2): one frequency per block family, no aliasing."""
 
+    group_type, group_description = "SO2", "SO(2)"
+
     def __init__(self, group: Any, in_irrep: Any, out_irrep: Any):
-        _check_group(group, "SO2", "SO(2)")
-        i = resolve_irrep(group, in_irrep, "in_irrep")
-        o = resolve_irrep(group, out_irrep, "out_irrep")
+        i, o = self._resolve_pair(group, in_irrep, out_irrep)
         h = rotation_harmonics(i.size, i.frequency, o.size, o.frequency, -1)
         super().__init__(group, i, o, h)
 
 
 class DihedralIrrepsBasis(IrrepsBasis):
     """Irreps basis of D_N; ``axis`` is the angle of the reflection axis of the flip element."""
+
+    group_type, group_description, finite = "DihedralGroup", "a dihedral group D_N", True
 
     def __init__(
         self,
@@ -188,10 +228,7 @@ class DihedralIrrepsBasis(IrrepsBasis):
         max_frequency: int | None = None,
         max_offset: int | None = None,
     ):
-        _check_group(group, "DihedralGroup", "a dihedral group D_N")
-        _check_bounds(max_frequency, max_offset)
-        i = resolve_irrep(group, in_irrep, "in_irrep")
-        o = resolve_irrep(group, out_irrep, "out_irrep")
+        i, o = self._resolve_pair(group, in_irrep, out_irrep, max_frequency, max_offset)
         h = flip_rotation_harmonics(
             i.size,
             i.frequency,
@@ -203,17 +240,16 @@ class DihedralIrrepsBasis(IrrepsBasis):
             max_frequency,
             max_offset,
         )
-        self.max_frequency, self.max_offset = max_frequency, max_offset
         super().__init__(group, i, o, h, axis=axis)
 
 
 class O2IrrepsBasis(IrrepsBasis):
     """Irreps basis of O(2); ``axis`` is the angle of the reflection axis of the flip element."""
 
+    group_type, group_description = "O2", "O(2)"
+
     def __init__(self, group: Any, in_irrep: Any, out_irrep: Any, axis: float = math.pi / 2):
-        _check_group(group, "O2", "O(2)")
-        i = resolve_irrep(group, in_irrep, "in_irrep")
-        o = resolve_irrep(group, out_irrep, "out_irrep")
+        i, o = self._resolve_pair(group, in_irrep, out_irrep)
         h = flip_rotation_harmonics(
             i.size, i.frequency, i.flip_frequency, o.size, o.frequency, o.flip_frequency, -1
         )
@@ -222,6 +258,9 @@ class O2IrrepsBasis(IrrepsBasis):
 
 class FlipIrrepsBasis(IrrepsBasis):
     """Irreps basis of the reflection group C_2 = {e, f}, f reflecting across ``axis``."""
+
+    group_type, group_description, finite = "CyclicGroup", "the reflection group C_2", True
+    group_order = 2
 
     def __init__(
         self,
@@ -232,10 +271,6 @@ class FlipIrrepsBasis(IrrepsBasis):
         max_frequency: int | None = None,
         max_offset: int | None = None,
     ):
-        _check_group(group, "CyclicGroup", "the reflection group C_2", order=2)
-        _check_bounds(max_frequency, max_offset)
-        i = resolve_irrep(group, in_irrep, "in_irrep")
-        o = resolve_irrep(group, out_irrep, "out_irrep")
+        i, o = self._resolve_pair(group, in_irrep, out_irrep, max_frequency, max_offset)
         h = flip_harmonics(i.frequency, o.frequency, max_frequency, max_offset)
-        self.max_frequency, self.max_offset = max_frequency, max_offset
         super().__init__(group, i, o, h, axis=axis)

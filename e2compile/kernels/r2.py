@@ -18,11 +18,10 @@ from .irreps_basis import (
     CyclicIrrepsBasis,
     DihedralIrrepsBasis,
     FlipIrrepsBasis,
+    IrrepsBasis,
     O2IrrepsBasis,
     SO2IrrepsBasis,
     TrivialIrrepsBasis,
-    _check_bounds,
-    _check_group,
 )
 from .steerable_basis import SteerableKernelBasis
 
@@ -47,10 +46,6 @@ def _group_of(in_repr: Any, out_repr: Any) -> Any:
     return in_repr.group
 
 
-def _polar(angular: KernelBasis, radii: Sequence[float], sigma: Any) -> PolarBasis:
-    return PolarBasis(GaussianRadialProfile(radii, sigma), angular)
-
-
 def _axis(axis: Any) -> float:
     axis = float(axis)
     if not math.isfinite(axis):
@@ -58,13 +53,30 @@ def _axis(axis: Any) -> float:
     return axis
 
 
+def _kernels(
+    irreps_basis: type[IrrepsBasis],
+    in_repr: Any,
+    out_repr: Any,
+    radii: Sequence[float],
+    sigma: Sequence[float] | float,
+    **params: Any,
+) -> KernelBasis:
+    """Gaussian rings times the angular basis that ``irreps_basis`` builds for every pair of
+    irreps. The group and the frequency bounds are checked before any pair is solved; ``params``
+    (``axis``, ``max_frequency``, ``max_offset``) go to ``irreps_basis``."""
+    group = _group_of(in_repr, out_repr)
+    irreps_basis.check_arguments(group, params.get("max_frequency"), params.get("max_offset"))
+    if "axis" in params:
+        params["axis"] = _axis(params["axis"])
+    angular = SteerableKernelBasis(irreps_basis, in_repr, out_repr, **params)
+    return PolarBasis(GaussianRadialProfile(radii, sigma), angular)
+
+
 def kernels_SO2_act_R2(
     in_repr: Any, out_repr: Any, radii: Sequence[float], sigma: Sequence[float] | float
 ) -> KernelBasis:
     """Kernels equivariant under all rotations (SO(2)) between two of its representations."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "SO2", "SO(2)")
-    return _polar(SteerableKernelBasis(SO2IrrepsBasis, in_repr, out_repr), radii, sigma)
+    return _kernels(SO2IrrepsBasis, in_repr, out_repr, radii, sigma)
 
 
 def kernels_O2_act_R2(
@@ -75,10 +87,7 @@ def kernels_O2_act_R2(
     axis: float = math.pi / 2,
 ) -> KernelBasis:
     """Kernels equivariant under rotations and the reflection across ``axis`` (O(2))."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "O2", "O(2)")
-    angular = SteerableKernelBasis(O2IrrepsBasis, in_repr, out_repr, axis=_axis(axis))
-    return _polar(angular, radii, sigma)
+    return _kernels(O2IrrepsBasis, in_repr, out_repr, radii, sigma, axis=axis)
 
 
 def kernels_CN_act_R2(
@@ -90,13 +99,15 @@ def kernels_CN_act_R2(
     max_offset: int | None = None,
 ) -> KernelBasis:
     """Kernels equivariant under the N rotations of the cyclic group C_N."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "CyclicGroup", "a cyclic group C_N")
-    _check_bounds(max_frequency, max_offset)
-    angular = SteerableKernelBasis(
-        CyclicIrrepsBasis, in_repr, out_repr, max_frequency=max_frequency, max_offset=max_offset
+    return _kernels(
+        CyclicIrrepsBasis,
+        in_repr,
+        out_repr,
+        radii,
+        sigma,
+        max_frequency=max_frequency,
+        max_offset=max_offset,
     )
-    return _polar(angular, radii, sigma)
 
 
 def kernels_DN_act_R2(
@@ -109,18 +120,16 @@ def kernels_DN_act_R2(
     max_offset: int | None = None,
 ) -> KernelBasis:
     """Kernels equivariant under the dihedral group D_N (reflection across ``axis``)."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "DihedralGroup", "a dihedral group D_N")
-    _check_bounds(max_frequency, max_offset)
-    angular = SteerableKernelBasis(
+    return _kernels(
         DihedralIrrepsBasis,
         in_repr,
         out_repr,
-        axis=_axis(axis),
+        radii,
+        sigma,
+        axis=axis,
         max_frequency=max_frequency,
         max_offset=max_offset,
     )
-    return _polar(angular, radii, sigma)
 
 
 def kernels_Flip_act_R2(
@@ -133,18 +142,16 @@ def kernels_Flip_act_R2(
     max_offset: int | None = None,
 ) -> KernelBasis:
     """Kernels equivariant under the reflection across ``axis`` (group C_2 = {e, f})."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "CyclicGroup", "the reflection group C_2", order=2)
-    _check_bounds(max_frequency, max_offset)
-    angular = SteerableKernelBasis(
+    return _kernels(
         FlipIrrepsBasis,
         in_repr,
         out_repr,
-        axis=_axis(axis),
+        radii,
+        sigma,
+        axis=axis,
         max_frequency=max_frequency,
         max_offset=max_offset,
     )
-    return _polar(angular, radii, sigma)
 
 
 def kernels_Trivial_act_R2(
@@ -156,10 +163,12 @@ def kernels_Trivial_act_R2(
     max_offset: int | None = None,
 ) -> KernelBasis:
     """Unconstrained kernels (trivial group C_1), expanded in circular harmonics."""
-    group = _group_of(in_repr, out_repr)
-    _check_group(group, "CyclicGroup", "the trivial group C_1", order=1)
-    _check_bounds(max_frequency, max_offset)
-    angular = SteerableKernelBasis(
-        TrivialIrrepsBasis, in_repr, out_repr, max_frequency=max_frequency, max_offset=max_offset
+    return _kernels(
+        TrivialIrrepsBasis,
+        in_repr,
+        out_repr,
+        radii,
+        sigma,
+        max_frequency=max_frequency,
+        max_offset=max_offset,
     )
-    return _polar(angular, radii, sigma)

@@ -31,9 +31,10 @@ _TOL = 1e-9
 def basespace_action(gspace: Any, element: Any) -> tuple[bool, float]:
     """``(flip, angle)`` such that ``element`` acts on the plane as ``R(angle) @ F**flip``.
 
-    Delegates to the gspace (the same convention as its numpy ``featurefield_action``).
+    Delegates to the gspace's ``planar_action`` (the convention of its numpy
+    ``featurefield_action``).
     """
-    angle, flip = gspace._planar_action(element)
+    angle, flip = gspace.planar_action(element)
     return bool(flip), float(angle)
 
 

@@ -14,12 +14,10 @@ from ._utils import (
     field_reduce_sum,
     long_tensor,
     pair,
-    require_field_type,
     require_support,
     windows_symmetric,
 )
-from .equivariant_module import EquivariantModule
-from .pooling import _Pool2d
+from .pooling import _ChannelwisePool, _Pool2d
 
 __all__ = ["PointwiseMaxPoolAntialiased", "PointwiseAvgPoolAntialiased", "NormMaxPool"]
 
@@ -45,11 +43,23 @@ def _blur_conv(channels: int, filt: torch.Tensor, stride: Any, padding: Any) -> 
     return conv
 
 
-def _check_sigma(sigma: float, who: str) -> float:
+def _add_blur(module: torch.nn.Module, sigma: float) -> int:
+    """Check ``sigma``, keep it as ``module.sigma`` and its :func:`gaussian_filter` as the
+    non-persistent buffer ``module.filter``; return the filter's size."""
     sigma = float(sigma)
     if not sigma > 0:
-        raise ValueError(f"{who}: 'sigma' must be positive, got {sigma}")
-    return sigma
+        raise ValueError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
+    module.sigma = sigma
+    module.register_buffer("filter", gaussian_filter(sigma), persistent=False)
+    return module.filter.shape[-1]
+
+
+def _blur(x: torch.Tensor, filt: torch.Tensor, stride: Any, padding: Any) -> torch.Tensor:
+    """Convolve every channel of ``x`` with ``filt`` (depthwise): the forward of
+    :func:`_blur_conv`."""
+    c, s = x.shape[1], filt.shape[-1]
+    w = filt.to(x.dtype).expand(c, 1, s, s)
+    return F.conv2d(x, w, stride=stride, padding=padding, groups=c)
 
 
 class PointwiseMaxPoolAntialiased(_Pool2d):
@@ -67,20 +77,15 @@ class PointwiseMaxPoolAntialiased(_Pool2d):
         sigma: float = 0.6,
     ) -> None:
         super().__init__(in_type, kernel_size, stride, padding, dilation, ceil_mode, True)
-        self.sigma = _check_sigma(sigma, "PointwiseMaxPoolAntialiased")
-        self.register_buffer("filter", gaussian_filter(self.sigma), persistent=False)
-        self._blur_pad = (self.filter.shape[-1] - 1) // 2
+        self._blur_pad = (_add_blur(self, sigma) - 1) // 2
 
     def _pooled(self, size: int, axis: int) -> int:
         k, p, d = self.kernel_size[axis], self.padding[axis], self.dilation[axis]
         return size + 2 * p - d * (k - 1)
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
-        x = self._check_input(input)
-        y = F.max_pool2d(x, self.kernel_size, 1, self.padding, self.dilation, self.ceil_mode)
-        c, s = x.shape[1], self.filter.shape[-1]
-        w = self.filter.to(y.dtype).expand(c, 1, s, s)
-        y = F.conv2d(y, w, stride=self.stride, padding=self._blur_pad, groups=c)
+        y = self._max_pool(self._check_input(input), stride=1)
+        y = _blur(y, self.filter, self.stride, self._blur_pad)
         return GeometricTensor(y, self.out_type)
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
@@ -97,33 +102,24 @@ class PointwiseMaxPoolAntialiased(_Pool2d):
     def export(self) -> torch.nn.Sequential:
         """``MaxPool2d`` (stride 1) followed by a frozen depthwise ``Conv2d`` with the blur."""
         self.eval()
-        pool = torch.nn.MaxPool2d(
-            self.kernel_size, 1, self.padding, self.dilation, ceil_mode=self.ceil_mode
-        )
         blur = _blur_conv(self.in_type.size, self.filter, self.stride, self._blur_pad)
-        return torch.nn.Sequential(pool, blur).eval()
+        return torch.nn.Sequential(self._torch_max_pool(stride=1), blur).eval()
 
 
-class PointwiseAvgPoolAntialiased(EquivariantModule):
+class PointwiseAvgPoolAntialiased(_ChannelwisePool):
     """A Gaussian blur of every channel (std ``sigma``) applied with ``stride``; ``padding``
     defaults to half the filter size, which keeps the size when ``stride=1``. Linear: any field
     type works."""
 
     def __init__(self, in_type: FieldType, sigma: float, stride: Any, padding: Any = None) -> None:
-        super().__init__()
-        who = "PointwiseAvgPoolAntialiased"
-        self.in_type = self.out_type = require_field_type(in_type, who)
-        self.sigma = _check_sigma(sigma, who)
-        self.register_buffer("filter", gaussian_filter(self.sigma), persistent=False)
-        size = self.filter.shape[-1]
+        super().__init__(in_type, pointwise=False)
+        who = type(self).__name__
+        size = _add_blur(self, sigma)
         self.stride = pair(stride, "stride", who)
         self.padding = pair((size - 1) // 2 if padding is None else padding, "padding", who)
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
-        x = self._check_input(input)
-        c, s = x.shape[1], self.filter.shape[-1]
-        w = self.filter.to(x.dtype).expand(c, 1, s, s)
-        y = F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=c)
+        y = _blur(self._check_input(input), self.filter, self.stride, self.padding)
         return GeometricTensor(y, self.out_type)
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
@@ -173,15 +169,7 @@ class NormMaxPool(_Pool2d):
         x = self._check_input(input)
         b, c, h, w = x.shape
         norms = field_reduce_sum(x.detach() ** 2, self._fields, len(self.in_type))
-        _, idx = F.max_pool2d(
-            norms,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            return_indices=True,
-        )
+        _, idx = self._max_pool(norms, return_indices=True)
         ho, wo = idx.shape[-2:]
         idx = idx.index_select(1, self._fields).reshape(b, c, ho * wo)
         y = x.reshape(b, c, h * w).gather(2, idx).reshape(b, c, ho, wo)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,12 @@ __all__ = [
 ]
 
 
-class _Pool2d(EquivariantModule):
-    def __init__(self, in_type, kernel_size, stride, padding, dilation, ceil_mode, pointwise):
+class _ChannelwisePool(EquivariantModule):
+    """Pooling of every channel on its own: the output type is the input type. Max pooling
+    (``pointwise=True``) needs fields that support pointwise non-linearities; average pooling is
+    linear and takes any field type."""
+
+    def __init__(self, in_type: FieldType, pointwise: bool) -> None:
         super().__init__()
         who = type(self).__name__
         if pointwise:
@@ -29,11 +34,39 @@ class _Pool2d(EquivariantModule):
         else:
             require_field_type(in_type, who)
         self.in_type = self.out_type = in_type
+
+
+class _Pool2d(_ChannelwisePool):
+    """A pooling window (``kernel_size``, ``stride``, ``padding``, ``dilation``, ``ceil_mode``)."""
+
+    def __init__(self, in_type, kernel_size, stride, padding, dilation, ceil_mode, pointwise):
+        super().__init__(in_type, pointwise)
+        who = type(self).__name__
         self.kernel_size = pair(kernel_size, "kernel_size", who)
         self.stride = pair(stride if stride is not None else kernel_size, "stride", who)
         self.padding = pair(padding, "padding", who)
         self.dilation = pair(dilation, "dilation", who)
         self.ceil_mode = bool(ceil_mode)
+
+    def _max_pool(self, x: torch.Tensor, stride: Any = None, return_indices: bool = False) -> Any:
+        """``F.max_pool2d`` over this module's windows (``stride`` overrides the module's)."""
+        stride = self.stride if stride is None else stride
+        return F.max_pool2d(
+            x,
+            self.kernel_size,
+            stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            return_indices=return_indices,
+        )
+
+    def _torch_max_pool(self, stride: Any = None) -> torch.nn.MaxPool2d:
+        """The ``torch.nn.MaxPool2d`` of :meth:`_max_pool`."""
+        stride = self.stride if stride is None else stride
+        return torch.nn.MaxPool2d(
+            self.kernel_size, stride, self.padding, self.dilation, ceil_mode=self.ceil_mode
+        )
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
         shape = self._check_shape(input_shape, min_dims=4)
@@ -71,18 +104,12 @@ class PointwiseMaxPool(_Pool2d):
         super().__init__(in_type, kernel_size, stride, padding, dilation, ceil_mode, True)
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
-        x = self._check_input(input)
-        y = F.max_pool2d(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
-        )
-        return GeometricTensor(y, self.out_type)
+        return GeometricTensor(self._max_pool(self._check_input(input)), self.out_type)
 
     def export(self) -> torch.nn.MaxPool2d:
         """A ``torch.nn.MaxPool2d`` with the same window, stride, padding, dilation, ceil_mode."""
         self.eval()
-        return torch.nn.MaxPool2d(
-            self.kernel_size, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode
-        ).eval()
+        return self._torch_max_pool().eval()
 
 
 class PointwiseAvgPool(_Pool2d):
@@ -117,16 +144,20 @@ class PointwiseAvgPool(_Pool2d):
         ).eval()
 
 
-class _AdaptivePool(EquivariantModule):
-    def __init__(self, in_type: FieldType, output_size: Any, pointwise: bool) -> None:
-        super().__init__()
-        who = type(self).__name__
-        if pointwise:
-            require_support(in_type, "pointwise", who)
-        else:
-            require_field_type(in_type, who)
-        self.in_type = self.out_type = in_type
-        self.output_size = pair(output_size, "output_size", who)
+class _AdaptivePool(_ChannelwisePool):
+    """Adaptive pooling to ``output_size``; a subclass names the torch function and module."""
+
+    _pointwise: ClassVar[bool]
+    _pool: ClassVar[Callable[[torch.Tensor, Any], torch.Tensor]]
+    _torch_class: ClassVar[type[torch.nn.Module]]
+
+    def __init__(self, in_type: FieldType, output_size: Any) -> None:
+        super().__init__(in_type, self._pointwise)
+        self.output_size = pair(output_size, "output_size", type(self).__name__)
+
+    def forward(self, input: GeometricTensor) -> GeometricTensor:
+        x = self._check_input(input)
+        return GeometricTensor(self._pool(x, self.output_size), self.out_type)
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
         shape = self._check_shape(input_shape, min_dims=4)
@@ -135,35 +166,24 @@ class _AdaptivePool(EquivariantModule):
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
+    def export(self) -> torch.nn.Module:
+        """The torch module (``torch.nn.Adaptive*Pool2d``) with the same output size."""
+        self.eval()
+        return self._torch_class(self.output_size).eval()
+
 
 class PointwiseAdaptiveAvgPool(_AdaptivePool):
     """Adaptive average pooling of every channel (``torch.nn.AdaptiveAvgPool2d``)."""
 
-    def __init__(self, in_type: FieldType, output_size: Any) -> None:
-        super().__init__(in_type, output_size, False)
-
-    def forward(self, input: GeometricTensor) -> GeometricTensor:
-        x = self._check_input(input)
-        return GeometricTensor(F.adaptive_avg_pool2d(x, self.output_size), self.out_type)
-
-    def export(self) -> torch.nn.AdaptiveAvgPool2d:
-        """A ``torch.nn.AdaptiveAvgPool2d`` with the same output size."""
-        self.eval()
-        return torch.nn.AdaptiveAvgPool2d(self.output_size).eval()
+    _pointwise = False
+    _pool = staticmethod(F.adaptive_avg_pool2d)
+    _torch_class = torch.nn.AdaptiveAvgPool2d
 
 
 class PointwiseAdaptiveMaxPool(_AdaptivePool):
     """Adaptive max pooling of every channel (``torch.nn.AdaptiveMaxPool2d``); only for fields
     that support pointwise non-linearities."""
 
-    def __init__(self, in_type: FieldType, output_size: Any) -> None:
-        super().__init__(in_type, output_size, True)
-
-    def forward(self, input: GeometricTensor) -> GeometricTensor:
-        x = self._check_input(input)
-        return GeometricTensor(F.adaptive_max_pool2d(x, self.output_size), self.out_type)
-
-    def export(self) -> torch.nn.AdaptiveMaxPool2d:
-        """A ``torch.nn.AdaptiveMaxPool2d`` with the same output size."""
-        self.eval()
-        return torch.nn.AdaptiveMaxPool2d(self.output_size).eval()
+    _pointwise = True
+    _pool = staticmethod(F.adaptive_max_pool2d)
+    _torch_class = torch.nn.AdaptiveMaxPool2d

@@ -1,0 +1,261 @@
+"""Layer descriptions: one convolution layer as plain data, turned into its :class:`BasisSpec`.
+
+A layer description is a JSON object or TOML table such as
+``{"gspace": "rot2d", "N": 8, "in": ["3*trivial"], "out": ["regular"], "kernel_size": 5}``
+(fields in :data:`LAYER_FIELDS`, documented in docs/cli.md). It is how ``e2c compile`` reads spec
+files and single-layer flags. Every problem with a description raises :class:`LayerError` naming
+the offending field; unknown fields are an error, so a typo never falls back to a default.
+
+Public API: :func:`spec_from_layer` (one description), :func:`read_layer_file` (the descriptions
+of a JSON/TOML spec file) and :func:`specs_from_layer_file` (both together).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .group import Representation
+from .gspaces import Flip2dOnR2, FlipRot2dOnR2, GSpace, Rot2dOnR2, TrivialOnR2
+from .specs import BasisSpec, kernel_spec
+
+__all__ = [
+    "LAYER_FIELDS",
+    "LayerError",
+    "read_layer_file",
+    "spec_from_layer",
+    "specs_from_layer_file",
+]
+
+#: Every field a layer description may have, with a one-line meaning.
+LAYER_FIELDS = {
+    "gspace": "rot2d | fliprot2d | flip2d | trivial (or the class name, e.g. Rot2dOnR2)",
+    "N": "rotation order (rot2d, fliprot2d); -1 for SO(2)/O(2)",
+    "maximum_frequency": "irreps bound of SO(2)/O(2) (N = -1)",
+    "axis": "flip axis in radians (fliprot2d, flip2d; default pi/2)",
+    "in": "input representation: a name or a list of names, each optionally 'k*name'",
+    "out": "output representation, same syntax as 'in'",
+    "kernel_size": "kernel size (required)",
+    "dilation": "dilation (default 1)",
+    "rings": "list of ring radii in grid units (default: from kernel_size)",
+    "sigma": "Gaussian width: a float or a list, one per ring",
+    "frequencies_cutoff": "policy name (e.g. 'fco1') or a float",
+    "maximum_offset": "bound on aliased frequencies (finite groups)",
+    "kind": "'kernel' (the only kind accepted so far)",
+}
+
+_REQUIRED = ("gspace", "in", "out", "kernel_size")
+
+_GSPACES: dict[str, type[GSpace]] = {
+    "rot2d": Rot2dOnR2,
+    "fliprot2d": FlipRot2dOnR2,
+    "flip2d": Flip2dOnR2,
+    "trivial": TrivialOnR2,
+}
+
+_MULTIPLE_RE = re.compile(r"\s*(?:(\d+)\s*\*\s*)?(\S.*?)\s*")
+
+
+class LayerError(ValueError):
+    """A layer description or spec file that cannot be turned into specs (the message says why
+    and names the field, and for files the path and the layer's index)."""
+
+
+def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
+    """The :class:`BasisSpec` of one layer description (fields in :data:`LAYER_FIELDS`).
+
+    Raises :class:`LayerError` for an unknown or missing field or a bad value.
+    """
+    if not isinstance(desc, Mapping):
+        raise LayerError(f"a layer description is a table/object, not {type(desc).__name__}")
+    unknown = sorted(set(desc) - set(LAYER_FIELDS))
+    if unknown:
+        raise LayerError(f"unknown field(s) {unknown}; known: {sorted(LAYER_FIELDS)}")
+    missing = [f for f in _REQUIRED if desc.get(f) is None]
+    if missing:
+        raise LayerError(f"missing field(s) {missing}")
+    kind = desc.get("kind", "kernel")
+    if kind != "kernel":
+        raise LayerError(f"kind {kind!r} is not supported (only 'kernel')")
+    gspace = _build_gspace(desc)
+    in_repr = _resolve_repr(gspace, desc["in"], "in")
+    out_repr = _resolve_repr(gspace, desc["out"], "out")
+    cutoff = desc.get("frequencies_cutoff")
+    if isinstance(cutoff, str):
+        try:
+            cutoff = float(cutoff)
+        except ValueError:
+            pass  # a policy name
+    try:
+        return kernel_spec(
+            gspace,
+            in_repr,
+            out_repr,
+            _field(desc, "kernel_size", int),
+            dilation=_field(desc, "dilation", int, default=1),
+            rings=_float_list(desc, "rings"),
+            sigma=_float_list(desc, "sigma"),
+            frequencies_cutoff=cutoff,
+            maximum_offset=_field(desc, "maximum_offset", int),
+        )
+    except LayerError:
+        raise
+    except (TypeError, ValueError) as exc:  # kernel_spec's messages name the parameter
+        raise LayerError(str(exc)) from None
+
+
+def read_layer_file(path: str | os.PathLike[str]) -> list[Any]:
+    """The layer descriptions of a spec file: JSON (a list, one object, or ``{"layers": [...]}``)
+    or, for a ``.toml`` suffix, TOML (``[[layers]]`` tables).
+
+    The descriptions are returned as read (check them with :func:`spec_from_layer`). Raises
+    :class:`LayerError` when the file does not parse or has the wrong shape, ``OSError`` when it
+    cannot be read.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LayerError(f"{path}: {exc}") from None
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError:
+                raise LayerError(
+                    f"{path}: TOML spec files need Python 3.11+ or the tomli package"
+                ) from None
+        parse: Callable[[str], Any] = tomllib.loads
+    else:
+        parse = json.loads
+    try:
+        data = parse(text)
+    except ValueError as exc:
+        raise LayerError(f"{path}: {exc}") from None
+    if isinstance(data, dict) and set(data) == {"layers"}:
+        data = data["layers"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise LayerError(f"{path}: expected a list of layer descriptions or {{'layers': [...]}}")
+    return data
+
+
+def specs_from_layer_file(path: str | os.PathLike[str]) -> list[BasisSpec]:
+    """The spec of every layer of a spec file, in order (see :func:`read_layer_file`).
+
+    A bad layer raises :class:`LayerError` naming the file and the layer's index.
+    """
+    specs = []
+    for i, desc in enumerate(read_layer_file(path)):
+        try:
+            specs.append(spec_from_layer(desc))
+        except LayerError as exc:
+            raise LayerError(f"{path}: layer {i}: {exc}") from None
+    return specs
+
+
+# ------------------------------------------------------------------------------------- fields
+
+
+def _field(desc: Mapping[str, Any], name: str, convert: type, default: Any = None) -> Any:
+    """``convert(desc[name])`` (``default`` when absent or ``None``); a failure names the field."""
+    value = desc.get(name)
+    if value is None:
+        return default
+    what = "an integer" if convert is int else "a number"
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        converted = convert(value)
+        if convert is int and isinstance(value, float) and value != converted:
+            raise ValueError  # never truncate 2.5 to 2 silently
+        return converted
+    except (TypeError, ValueError):
+        raise LayerError(f"'{name}' must be {what}, got {value!r}") from None
+
+
+def _float_list(desc: Mapping[str, Any], name: str) -> Any:
+    """A number, or a list of numbers from a list or a comma-separated string (``None`` stays)."""
+    value = desc.get(name)
+    if value is None or isinstance(value, (int, float)):
+        return value
+    try:
+        if isinstance(value, str):
+            return [float(x) for x in value.split(",") if x.strip()]
+        return [float(x) for x in value]
+    except (TypeError, ValueError):
+        raise LayerError(f"'{name}' must be a number or a list of numbers, got {value!r}") from None
+
+
+def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
+    name = str(desc.get("gspace", ""))
+    family = next(
+        (f for f, cls in _GSPACES.items() if name.lower() in (f, cls.__name__.lower())), None
+    )
+    if family is None:
+        raise LayerError(f"unknown gspace {name!r}: one of {', '.join(_GSPACES)}")
+    kwargs: dict[str, Any] = {}
+    if family in ("rot2d", "fliprot2d"):
+        if desc.get("N") is None:
+            raise LayerError(f"gspace {family} needs N")
+        kwargs["N"] = _field(desc, "N", int)
+        if desc.get("maximum_frequency") is not None:
+            kwargs["maximum_frequency"] = _field(desc, "maximum_frequency", int)
+    else:
+        for key in ("N", "maximum_frequency"):
+            if desc.get(key) is not None:
+                raise LayerError(f"gspace {family} takes no {key}")
+    if desc.get("axis") is not None:
+        if family not in ("fliprot2d", "flip2d"):
+            raise LayerError(f"gspace {family} takes no axis")
+        kwargs["axis"] = _field(desc, "axis", float)
+    try:
+        return _GSPACES[family](**kwargs)
+    except (TypeError, ValueError) as exc:  # the gspace's messages name its parameter
+        raise LayerError(str(exc)) from None
+
+
+def _resolve_repr(gspace: GSpace, names: Any, field: str) -> Representation:
+    """The direct sum named by ``names``: a name or a list of names, each optionally ``k*name``."""
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise LayerError(f"'{field}' must be a representation name or a non-empty list of names")
+    group = gspace.fibergroup
+    parts = []
+    for item in names:
+        m = _MULTIPLE_RE.fullmatch(str(item))
+        if m is None:
+            raise LayerError(f"'{field}': {item!r} is not a representation name")
+        count, name = int(m.group(1) or 1), m.group(2)
+        try:
+            if name == "regular":
+                rep = gspace.regular_repr
+            elif name == "trivial":
+                rep = gspace.trivial_repr
+            elif name in group.irreps:
+                rep = group.irreps[name]
+            elif name in group.representations:
+                rep = group.representations[name]
+            else:
+                known = sorted({"regular", "trivial", *group.irreps, *group.representations})
+                raise LayerError(
+                    f"'{field}': unknown representation {name!r} of {group.name}: {known}"
+                )
+        except LayerError:
+            raise
+        except (TypeError, ValueError) as exc:  # e.g. no regular representation of SO(2)
+            raise LayerError(f"'{field}': {exc}") from None
+        if count < 1:
+            raise LayerError(f"'{field}': multiplicity must be positive in {item!r}")
+        parts += [rep] * count
+    return functools.reduce(operator.add, parts)

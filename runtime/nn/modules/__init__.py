@@ -5,6 +5,13 @@ from .batchnorm import InnerBatchNorm, NormBatchNorm
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
+from .induced import (
+    GNormBatchNorm,
+    InducedGatedNonLinearity1,
+    InducedNormBatchNorm,
+    InducedNormNonLinearity,
+    InducedNormPool,
+)
 from .invariant import GroupPooling, NormPool
 from .max_pool_channels import MaxPoolChannels
 from .misc import (
@@ -57,4 +64,9 @@ __all__ = [
     "FieldDropout",
     "PointwiseDropout",
     "R2Upsampling",
+    "InducedNormNonLinearity",
+    "InducedGatedNonLinearity1",
+    "InducedNormPool",
+    "InducedNormBatchNorm",
+    "GNormBatchNorm",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,47 @@ def require_support(in_type: FieldType, kind: str, who: str, argname: str = "in_
                 f"support '{kind}' non-linearities (supported: "
                 f"{sorted(r.supported_nonlinearities)})"
             )
+
+
+def split_gates(
+    in_type: FieldType, gates: Sequence[str] | None, who: str
+) -> tuple[list[int], list[int]]:
+    """Indices of the ``'gate'`` and of the ``'gated'`` fields of a gated non-linearity.
+
+    ``gates`` labels each field of ``in_type``; ``None`` means the first half are gates and the
+    second half the fields they gate. There must be as many gates as gated fields.
+    """
+    n = len(in_type)
+    if gates is None:
+        if n % 2:
+            raise ValueError(f"{who}: 'in_type' must have an even number of fields, has {n}")
+        gates = ["gate"] * (n // 2) + ["gated"] * (n // 2)
+    gates = list(gates)
+    if len(gates) != n or any(g not in ("gate", "gated") for g in gates):
+        raise ValueError(f"{who}: 'gates' must list 'gate' or 'gated' for each of the {n} fields")
+    gate_idx = [i for i, g in enumerate(gates) if g == "gate"]
+    gated_idx = [i for i, g in enumerate(gates) if g == "gated"]
+    if len(gate_idx) != len(gated_idx):
+        raise ValueError(
+            f"{who}: {len(gate_idx)} gates for {len(gated_idx)} gated fields; they must match"
+        )
+    return gate_idx, gated_idx
+
+
+def update_running_var(module: torch.nn.Module, var: torch.Tensor, count: int) -> float:
+    """Count one more batch and fold its (unbiased) variance into ``module.running_var``.
+
+    ``var`` is the biased batch variance over ``count`` values; returns the momentum used
+    (``module.momentum``, or the cumulative average's ``1 / batches`` when it is ``None``), so that
+    other running statistics can be updated with the same weight.
+    """
+    module.num_batches_tracked += 1
+    m = module.momentum
+    if m is None:
+        m = 1.0 / float(module.num_batches_tracked)
+    unbiased = var.detach() * (count / max(count - 1, 1))
+    module.running_var.mul_(1 - m).add_(unbiased.to(module.running_var.dtype), alpha=m)
+    return m
 
 
 def pair(value: Any, argname: str, who: str) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from ._utils import (
     require_support,
     size_groups,
     spatial_view,
+    update_running_var,
 )
 from .equivariant_module import EquivariantModule
 
@@ -176,12 +177,7 @@ class NormBatchNorm(EquivariantModule):
             count = sq.numel() // n
             var = sq.mean(dim=dims) / self._sizes.to(sq.dtype)
             with torch.no_grad():
-                self.num_batches_tracked += 1
-                m = self.momentum
-                if m is None:
-                    m = 1.0 / float(self.num_batches_tracked)
-                unbiased = var.detach() * (count / max(count - 1, 1))
-                self.running_var.mul_(1 - m).add_(unbiased.to(self.running_var.dtype), alpha=m)
+                update_running_var(self, var, count)
         else:
             var = self.running_var
         scale = torch.rsqrt(var + self.eps)

@@ -16,7 +16,14 @@ import torch
 
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
-from ._utils import field_reduce_sum, long_tensor, require_field_type, spatial_view
+from ._utils import (
+    field_reduce_sum,
+    long_tensor,
+    require_field_type,
+    spatial_view,
+    split_gates,
+    update_running_var,
+)
 from .batchnorm import NormBatchNorm
 from .equivariant_module import EquivariantModule
 from .invariant import _trivial_type
@@ -175,22 +182,7 @@ class InducedGatedNonLinearity1(EquivariantModule):
         super().__init__()
         who = "InducedGatedNonLinearity1"
         require_field_type(in_type, who)
-        n = len(in_type)
-        if gates is None:
-            if n % 2:
-                raise ValueError(f"{who}: 'in_type' must have an even number of fields, has {n}")
-            gates = ["gate"] * (n // 2) + ["gated"] * (n // 2)
-        gates = list(gates)
-        if len(gates) != n or any(g not in ("gate", "gated") for g in gates):
-            raise ValueError(
-                f"{who}: 'gates' must list 'gate' or 'gated' for each of the {n} fields"
-            )
-        gate_idx = [i for i, g in enumerate(gates) if g == "gate"]
-        gated_idx = [i for i, g in enumerate(gates) if g == "gated"]
-        if len(gate_idx) != len(gated_idx):
-            raise ValueError(
-                f"{who}: {len(gate_idx)} gates for {len(gated_idx)} gated fields; they must match"
-            )
+        gate_idx, gated_idx = split_gates(in_type, gates, who)
         reps = in_type.representations
         sub_sizes = []
         for i, j in zip(gate_idx, gated_idx):
@@ -355,12 +347,7 @@ class GNormBatchNorm(EquivariantModule):
             count = sq.numel() // self._n_slots
             var = sq.mean(dim=dims) / self._slot_sizes.to(sq.dtype)
             with torch.no_grad():
-                self.num_batches_tracked += 1
-                m = self.momentum
-                if m is None:
-                    m = 1.0 / float(self.num_batches_tracked)
-                unbiased = var.detach() * (count / max(count - 1, 1))
-                self.running_var.mul_(1 - m).add_(unbiased.to(self.running_var.dtype), alpha=m)
+                m = update_running_var(self, var, count)
                 if has_trivial:
                     self.running_mean.mul_(1 - m).add_(
                         mean.detach().to(self.running_mean.dtype), alpha=m

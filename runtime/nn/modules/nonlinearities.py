@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
-from ._utils import field_reduce_sum, long_tensor, require_support, spatial_view
+from ._utils import field_reduce_sum, long_tensor, require_support, spatial_view, split_gates
 from .equivariant_module import EquivariantModule
 
 __all__ = [
@@ -180,22 +180,7 @@ class GatedNonLinearity1(EquivariantModule):
     ) -> None:
         super().__init__()
         who = "GatedNonLinearity1"
-        n = len(in_type)
-        if gates is None:
-            if n % 2:
-                raise ValueError(f"{who}: 'in_type' must have an even number of fields, has {n}")
-            gates = ["gate"] * (n // 2) + ["gated"] * (n // 2)
-        gates = list(gates)
-        if len(gates) != n or any(g not in ("gate", "gated") for g in gates):
-            raise ValueError(
-                f"{who}: 'gates' must list 'gate' or 'gated' for each of the {n} fields"
-            )
-        gate_idx = [i for i, g in enumerate(gates) if g == "gate"]
-        gated_idx = [i for i, g in enumerate(gates) if g == "gated"]
-        if len(gate_idx) != len(gated_idx):
-            raise ValueError(
-                f"{who}: {len(gate_idx)} gates for {len(gated_idx)} gated fields; they must match"
-            )
+        gate_idx, gated_idx = split_gates(in_type, gates, who)
         reps = in_type.representations
         for i in gate_idx:
             if reps[i].size != 1 or "gate" not in reps[i].supported_nonlinearities:

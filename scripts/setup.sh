@@ -16,7 +16,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 # torch first, pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build.
-"${pip[@]}" install "torch==2.13.0"
-"${pip[@]}" install -r "$here/scripts/requirements.txt"
-"${pip[@]}" install --no-deps -e "$here"
+install() {
+    # this machine's pip config names find-links folders that may not exist: drop that noise
+    "${pip[@]}" install "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+}
+install "torch==2.13.0"
+install -r "$here/scripts/requirements.txt"
+install --no-deps -e "$here"
 echo "$want" > "$stamp"

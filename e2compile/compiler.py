@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .budget import check_budget, check_spec_budget
 from .kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
+from .kernels.compact import BLOCK, block_norms, expand_dense, padded_changes_of_basis
 from .kernels.irreps_basis import (
     CyclicIrrepsBasis,
     DihedralIrrepsBasis,
@@ -87,7 +89,15 @@ _ZERO_NORM = 1e-6
 _DROP_THRESHOLD = 1e-2
 
 _ARRAY_PREFIX = "attr."
-_RECORD_FORMAT = "e2compile.basis/1"
+_RECORD_FORMAT = "e2compile.basis/2"
+_ARRAY_FIELDS = (
+    "blocks",
+    "q_out",
+    "q_in_inv",
+    "out_irrep_sizes",
+    "in_irrep_sizes",
+    "bias_basis",
+)
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -98,11 +108,15 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class BasisArtifact:
-    """A compiled basis.
+    """A compiled basis, in the compact (factored) form of :mod:`e2compile.kernels.compact`.
 
     Attributes:
         spec: the :class:`~e2compile.specs.BasisSpec` it was compiled from.
-        basis: float64 ``(dim, O, I, k*k)``, grid points row-major from the top-left.
+        blocks: float64 ``(dim, 2, 2, k*k)``: each element sampled between its two irreps (top-left
+            ``d_out x d_in`` corner; grid points row-major from the top-left).
+        q_out: float64 ``(O, O)``, the output change of basis; q_in_inv: float64 ``(I, I)``, the
+            inverse of the input change of basis.
+        out_irrep_sizes, in_irrep_sizes: int64 sizes of the irreps of the two representations.
         attributes: dict of 1-D columns of length ``dim``: ``radius`` (grid units), ``sigma``,
             ``frequency``, ``gamma``, ``s`` (-1 where not applicable), ``offset`` (0 for
             continuous groups), ``in_irrep``/``out_irrep`` (irrep names),
@@ -110,49 +124,121 @@ class BasisArtifact:
             representation) and ``inner_index`` (index in the irreps-pair basis).
         bias_basis: float64 ``(O, n_trivial)``: the bias of the output field is
             ``bias_basis @ b`` for one parameter per trivial irrep of the output.
+
+    Element ``n`` of the dense basis is ``q_out[:, o_n] @ blocks[n] @ q_in_inv[i_n, :]``
+    (:meth:`dense_basis`, or :attr:`basis` for all of them).
     """
 
     spec: BasisSpec
-    basis: np.ndarray
+    blocks: np.ndarray
+    q_out: np.ndarray
+    q_in_inv: np.ndarray
+    out_irrep_sizes: np.ndarray
+    in_irrep_sizes: np.ndarray
     attributes: dict[str, np.ndarray]
     bias_basis: np.ndarray
 
     def __post_init__(self) -> None:
-        basis = np.asarray(self.basis)
-        if basis.dtype != np.float64 or basis.ndim != 4:
-            raise ValueError(f"basis must be a float64 (dim, O, I, k*k) array, got {basis.shape}")
+        blocks = np.asarray(self.blocks)
         k2 = self.spec.kernel_size**2
-        expected = (self.spec.out_repr.size, self.spec.in_repr.size, k2)
-        if basis.shape[1:] != expected:
-            raise ValueError(f"basis has shape {basis.shape}, expected (dim, *{expected})")
+        if blocks.dtype != np.float64 or blocks.shape[1:] != (BLOCK, BLOCK, k2):
+            raise ValueError(
+                f"blocks must be a float64 (dim, {BLOCK}, {BLOCK}, {k2}) array, got "
+                f"{blocks.dtype} {blocks.shape}"
+            )
+        o, i = self.spec.out_repr.size, self.spec.in_repr.size
+        q_out = np.asarray(self.q_out, dtype=np.float64)
+        q_in_inv = np.asarray(self.q_in_inv, dtype=np.float64)
+        if q_out.shape != (o, o) or q_in_inv.shape != (i, i):
+            raise ValueError(
+                f"q_out and q_in_inv must have shapes {(o, o)} and {(i, i)}, got "
+                f"{q_out.shape} and {q_in_inv.shape}"
+            )
+        sizes = {}
+        for name, total, irreps in (
+            ("out_irrep_sizes", o, self.spec.out_repr.irreps),
+            ("in_irrep_sizes", i, self.spec.in_repr.irreps),
+        ):
+            column = np.asarray(getattr(self, name), dtype=np.int64).reshape(-1)
+            if (
+                column.size != len(irreps)
+                or column.sum() != total
+                or not np.isin(column, (1, 2)).all()
+            ):
+                raise ValueError(
+                    f"{name} must hold one size (1 or 2) per irrep, summing to {total}"
+                )
+            sizes[name] = _readonly(column)
         missing = [c for c in ATTRIBUTE_COLUMNS if c not in self.attributes]
         if missing:
             raise ValueError(f"attributes lack the columns {missing}")
         columns = {}
         for name in ATTRIBUTE_COLUMNS:
             column = _as_column(self.attributes[name], name)
-            if column.shape != (basis.shape[0],):
+            if column.shape != (blocks.shape[0],):
                 raise ValueError(f"attribute column {name!r} has shape {column.shape}")
             columns[name] = _readonly(column)
+        for name, which in (
+            ("out_irrep_position", "out_irrep_sizes"),
+            ("in_irrep_position", "in_irrep_sizes"),
+        ):
+            if columns[name].size and not (
+                0 <= columns[name].min() and columns[name].max() < sizes[which].size
+            ):
+                raise ValueError(f"attribute column {name!r} points outside the representation")
         bias = np.asarray(self.bias_basis, dtype=np.float64)
-        if bias.ndim != 2 or bias.shape[0] != expected[0]:
+        if bias.ndim != 2 or bias.shape[0] != o:
             raise ValueError(f"bias_basis must have shape (O, n_trivial), got {bias.shape}")
-        object.__setattr__(self, "basis", _readonly(basis))
+        object.__setattr__(self, "blocks", _readonly(blocks))
+        object.__setattr__(self, "q_out", _readonly(q_out))
+        object.__setattr__(self, "q_in_inv", _readonly(q_in_inv))
+        for name, column in sizes.items():
+            object.__setattr__(self, name, column)
         object.__setattr__(self, "attributes", columns)
         object.__setattr__(self, "bias_basis", _readonly(bias))
 
     @property
     def dim(self) -> int:
-        return int(self.basis.shape[0])
+        return int(self.blocks.shape[0])
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(O, I)``: sizes of the output and input representations."""
-        return int(self.basis.shape[1]), int(self.basis.shape[2])
+        return int(self.q_out.shape[0]), int(self.q_in_inv.shape[0])
+
+    @property
+    def points(self) -> int:
+        """Number of sampled points (``k*k``)."""
+        return int(self.blocks.shape[3])
 
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the artifact holds (what the store keeps, before compression)."""
+        arrays = (self.blocks, self.q_out, self.q_in_inv, self.bias_basis)
+        return sum(a.nbytes for a in arrays) + sum(c.nbytes for c in self.attributes.values())
+
+    def padded_changes_of_basis(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(Q_out_pad, Q_in_pad)``: see :func:`.kernels.compact.padded_changes_of_basis`."""
+        return padded_changes_of_basis(
+            self.q_out, self.out_irrep_sizes, self.q_in_inv, self.in_irrep_sizes
+        )
+
+    def dense_basis(self, elements: np.ndarray | None = None) -> np.ndarray:
+        """The dense sampled basis ``(dim, O, I, k*k)`` float64 (or the rows ``elements``).
+
+        The one function tools call to see the filters; it allocates ``dim * O * I * k*k``
+        numbers, which the compact form exists to avoid: layers never call it.
+        """
+        return expand_dense(self, elements)
+
+    @property
+    def basis(self) -> np.ndarray:
+        """The whole dense basis, expanded on every access (see :meth:`dense_basis`)."""
+        return self.dense_basis()
 
     def element_attributes(self) -> Iterator[dict[str, Any]]:
         """One dict per element: the columns plus the reference library's aliases.
@@ -173,7 +259,7 @@ class BasisArtifact:
     def to_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
         spec_json = self.spec.canonical_json()  # raises for unkeyable specs
-        arrays = {"basis": self.basis, "bias_basis": self.bias_basis}
+        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
         for name in ATTRIBUTE_COLUMNS:
             arrays[_ARRAY_PREFIX + name] = self.attributes[name]
         meta = {
@@ -188,9 +274,17 @@ class BasisArtifact:
 
     @classmethod
     def from_record(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> BasisArtifact:
-        """Inverse of :meth:`to_record`."""
+        """Inverse of :meth:`to_record`; a record of another format (e.g. the dense artifacts of
+        algorithm version 1) raises ``ValueError`` saying to recompile."""
         if "spec" not in meta:
             raise ValueError("record metadata lacks the spec")
+        if meta.get("format") != _RECORD_FORMAT:
+            raise ValueError(
+                f"record format {meta.get('format')!r} (algorithm version "
+                f"{meta.get('algorithm_version')}) is not the compact format {_RECORD_FORMAT!r} "
+                "this compiler reads: recompile the spec (its key changed with the algorithm "
+                "version, so `e2c compile` makes a new artifact)"
+            )
         spec = BasisSpec.from_json(meta["spec"])
         attributes = {}
         for name in ATTRIBUTE_COLUMNS:
@@ -198,11 +292,13 @@ class BasisArtifact:
                 attributes[name] = arrays[_ARRAY_PREFIX + name]
             except KeyError:
                 raise ValueError(f"record lacks the attribute column {name!r}") from None
+        missing = [name for name in _ARRAY_FIELDS if name not in arrays]
+        if missing:
+            raise ValueError(f"record lacks the arrays {missing}")
         return cls(
             spec=spec,
-            basis=np.asarray(arrays["basis"], dtype=np.float64),
             attributes=attributes,
-            bias_basis=np.asarray(arrays["bias_basis"], dtype=np.float64),
+            **{name: np.asarray(arrays[name]) for name in _ARRAY_FIELDS},
         )
 
     def __eq__(self, other: object) -> bool:
@@ -210,8 +306,7 @@ class BasisArtifact:
             return NotImplemented
         return (
             self.spec == other.spec
-            and np.array_equal(self.basis, other.basis)
-            and np.array_equal(self.bias_basis, other.bias_basis)
+            and all(np.array_equal(getattr(self, n), getattr(other, n)) for n in _ARRAY_FIELDS)
             and all(
                 np.array_equal(self.attributes[c], other.attributes[c]) for c in ATTRIBUTE_COLUMNS
             )
@@ -303,21 +398,32 @@ def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int
 
 
 def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
+    check_spec_budget(spec)
     group, in_repr, out_repr = spec.build_representations()
     try:
         return _sample_kernel(spec, group, in_repr, out_repr)
     except EmptyBasisException:
-        return _empty_artifact(spec, group, out_repr)
+        return _empty_artifact(spec, group, in_repr, out_repr)
 
 
-def _empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
+def _changes_of_basis(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> dict:
+    """The factored form's fixed arrays: both changes of basis and the irreps' sizes."""
+    return {
+        "q_out": spec.out_repr.matrix(),
+        "q_in_inv": np.linalg.inv(spec.in_repr.matrix()),
+        "out_irrep_sizes": [group.irreps[n].size for n in out_repr.irreps],
+        "in_irrep_sizes": [group.irreps[n].size for n in in_repr.irreps],
+    }
+
+
+def _empty_artifact(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
     """The artifact of a pair that admits no kernel: ``dim == 0``, bias data still present."""
-    o, i = spec.out_repr.size, spec.in_repr.size
     return BasisArtifact(
         spec=spec,
-        basis=np.zeros((0, o, i, spec.kernel_size**2)),
+        blocks=np.zeros((0, BLOCK, BLOCK, spec.kernel_size**2)),
         attributes={c: np.empty(0, dtype=kind) for c, kind in _COLUMN_KINDS.items()},
         bias_basis=_bias_basis(spec, group, out_repr),
+        **_changes_of_basis(spec, group, in_repr, out_repr),
     )
 
 
@@ -341,18 +447,28 @@ def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> 
     keep = np.abs(frequency) <= limits[ring]
     if not keep.any():
         raise EmptyBasisException("no basis element passes the band-limiting filter")
+    check_budget(
+        int(keep.sum()) * BLOCK * BLOCK * spec.kernel_size**2 * 8, "the sampled basis blocks"
+    )
 
+    # sampled in the irreps basis: (n, 2, 2, P); the dense (n, O, I, P) array is never formed
     points = grid_points(spec.kernel_size, spec.dilation)
-    sampled = basis.sample_stacked(points, keep)  # (n, O, I, P)
+    sampled = basis.sample_blocks(points, keep)
+    fixed = _changes_of_basis(spec, group, in_repr, out_repr)
+    qo_pad, qi_pad = padded_changes_of_basis(
+        fixed["q_out"], fixed["out_irrep_sizes"], fixed["q_in_inv"], fixed["in_irrep_sizes"]
+    )
+    out_position = columns["out_irrep_position"][keep]
+    in_position = columns["in_irrep_position"][keep]
 
     out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    squared = np.einsum("boip,boip->b", sampled, sampled)
+    squared = block_norms(sampled, out_position, in_position, qo_pad, qi_pad)
     variance = squared / out_sizes
     variance[variance < _ZERO_VARIANCE] = 0.0
     scale = np.sqrt(variance)
     scale[scale < _ZERO_NORM] = 1.0
     sampled /= scale[:, None, None, None]
-    survive = np.einsum("boip,boip->b", sampled, sampled) > _DROP_THRESHOLD
+    survive = squared / scale**2 > _DROP_THRESHOLD
     if not survive.any():
         raise EmptyBasisException("every basis element vanishes on the sampling grid")
 
@@ -374,9 +490,10 @@ def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> 
     }
     return BasisArtifact(
         spec=spec,
-        basis=sampled[survive],
+        blocks=sampled[survive] if not survive.all() else sampled,
         attributes=attributes,
         bias_basis=_bias_basis(spec, group, out_repr),
+        **fixed,
     )
 
 

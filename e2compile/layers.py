@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .budget import check_group, check_representation_size
 from .group import Representation
 from .gspaces import Flip2dOnR2, FlipRot2dOnR2, GSpace, Rot2dOnR2, TrivialOnR2
 from .specs import BasisSpec, kernel_spec
@@ -218,6 +219,8 @@ def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
         if family not in ("fliprot2d", "flip2d"):
             raise LayerError(f"gspace {family} takes no axis")
         kwargs["axis"] = _field(desc, "axis", float)
+    N = kwargs.get("N", {"flip2d": 2, "trivial": 1}.get(family))
+    check_group(family, N, kwargs.get("maximum_frequency"))  # before the group is built
     try:
         return _GSPACES[family](**kwargs)
     except (TypeError, ValueError) as exc:  # the gspace's messages name its parameter
@@ -239,6 +242,9 @@ def _resolve_repr(gspace: GSpace, names: Any, field: str) -> Representation:
         count, name = int(m.group(1) or 1), m.group(2)
         try:
             if name == "regular":
+                order = group.order()
+                if order > 0:
+                    check_representation_size(order, "the regular representation")
                 rep = gspace.regular_repr
             elif name == "trivial":
                 rep = gspace.trivial_repr

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Version of the sampling algorithm; bump it whenever compiled numbers change for a given spec.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2  # 2: compact (factored) artifacts
 
 #: Decimals the changes of basis are rounded to before hashing (and before sampling).
 COB_DECIMALS = 12
@@ -465,6 +465,9 @@ def kernel_spec(
     dilation = _int(dilation, "dilation")
     if dilation <= 0:
         raise ValueError(f"dilation must be a positive integer, got {dilation}")
+    from .budget import check_kernel_size
+
+    check_kernel_size(kernel_size)  # before the grid's default rings are built
 
     if rings is None:
         rings = default_rings(kernel_size)

@@ -153,8 +153,7 @@ class ArtifactMemo:
 
 
 def _nbytes(artifact: Any) -> int:
-    total = artifact.basis.nbytes + artifact.bias_basis.nbytes
-    return total + sum(column.nbytes for column in artifact.attributes.values())
+    return int(artifact.nbytes)
 
 
 #: The memo used by :func:`load_basis`.

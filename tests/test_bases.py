@@ -7,7 +7,6 @@ import shlex
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -121,7 +120,7 @@ def test_recompute_bypasses_store_and_memo(store_dir, compiled, monkeypatch):
 
 def test_memo_is_a_bounded_lru():
     def artifact(n):
-        return SimpleNamespace(basis=np.zeros(n), bias_basis=np.zeros(0), attributes={})
+        return SimpleNamespace(nbytes=8 * n)
 
     memo = bases.ArtifactMemo(max_bytes=8 * 100)
     memo.put("a", artifact(40))

@@ -34,7 +34,7 @@ def test_shapes_and_columns(artifact):
     for name, column in artifact.attributes.items():
         assert column.shape == (artifact.dim,), name
     assert artifact.attributes["in_irrep"].dtype.kind == "U"
-    assert not artifact.basis.flags.writeable
+    assert not artifact.blocks.flags.writeable and not artifact.q_out.flags.writeable
 
 
 def test_compile_is_deterministic(d8):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from e2compile.kernels import compact
 from runtime.nn.modules.conv import functional as F
 from runtime.nn.modules.conv.basis_expansion import (
     BlocksBasisExpansion,
@@ -20,6 +21,13 @@ from runtime.nn.modules.conv.basis_expansion import (
 )
 
 S = 9
+
+
+@pytest.fixture(autouse=True, params=[None, "dense", "in_first", "out_first"])
+def path(request, monkeypatch):
+    """Every test runs with the path the FLOP count picks and with each path forced."""
+    monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", request.param)
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +55,26 @@ def fake_type(*reprs: FakeRepr) -> SimpleNamespace:
     return SimpleNamespace(representations=tuple(reprs), size=sum(r.size for r in reprs))
 
 
-def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int) -> SimpleNamespace:
+SIZES = {"t": 1, "u": 2}
+
+
+class FakeArtifact(SimpleNamespace):
+    """A compact artifact without a spec: random blocks and changes of basis."""
+
+    def padded_changes_of_basis(self):
+        return compact.padded_changes_of_basis(
+            self.q_out, self.out_irrep_sizes, self.q_in_inv, self.in_irrep_sizes
+        )
+
+    def dense_basis(self, elements=None):
+        return compact.expand_dense(self, elements)
+
+    @property
+    def basis(self):
+        return self.dense_basis()
+
+
+def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int) -> FakeArtifact:
     rng = np.random.default_rng(seed)
     in_pos = rng.integers(0, len(in_repr.irreps), dim)
     out_pos = rng.integers(0, len(out_repr.irreps), dim)
@@ -58,9 +85,20 @@ def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int) ->
         "out_irrep": np.asarray([out_repr.irreps[o] for o in out_pos], dtype=str),
         "radius": rng.integers(0, 2, dim).astype(float),
     }
-    return SimpleNamespace(
+    blocks = rng.standard_normal((dim, 2, 2, S))
+    for n in range(dim):
+        blocks[n, SIZES[out_repr.irreps[out_pos[n]]] :] = 0.0
+        blocks[n, :, SIZES[in_repr.irreps[in_pos[n]]] :] = 0.0
+    return FakeArtifact(
         spec=None,
-        basis=rng.standard_normal((dim, out_repr.size, in_repr.size, S)),
+        dim=dim,
+        shape=(out_repr.size, in_repr.size),
+        points=S,
+        blocks=blocks,
+        q_out=rng.standard_normal((out_repr.size, out_repr.size)),
+        q_in_inv=rng.standard_normal((in_repr.size, in_repr.size)),
+        out_irrep_sizes=np.asarray([SIZES[n] for n in out_repr.irreps]),
+        in_irrep_sizes=np.asarray([SIZES[n] for n in in_repr.irreps]),
         attributes=attributes,
         bias_basis=np.zeros((out_repr.size, 0)),
     )

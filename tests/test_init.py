@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from fake_artifacts import fake_artifact
 
 from runtime.nn import init
 from runtime.nn.modules.conv.basis_expansion import BlocksBasisExpansion
@@ -70,18 +71,14 @@ def generator(in_repr, out_repr):
     n = 2 if in_repr.name == "t" else 3
     radius = np.asarray([0.0, 1.0] if n == 2 else [0.0, 0.0, 1.0])
     rng = np.random.default_rng(n)
-    return SimpleNamespace(
-        spec=None,
-        basis=rng.standard_normal((n, out_repr.size, in_repr.size, S)),
-        attributes={
-            "radius": radius,
-            "in_irrep": np.full(n, in_repr.irreps[0]),
-            "out_irrep": np.full(n, out_repr.irreps[0]),
-            "in_irrep_position": np.zeros(n, dtype=np.int64),
-            "out_irrep_position": np.zeros(n, dtype=np.int64),
-        },
-        bias_basis=np.zeros((out_repr.size, 0)),
-    )
+    attributes = {
+        "radius": radius,
+        "in_irrep": np.full(n, in_repr.irreps[0]),
+        "out_irrep": np.full(n, out_repr.irreps[0]),
+        "in_irrep_position": np.zeros(n, dtype=np.int64),
+        "out_irrep_position": np.zeros(n, dtype=np.int64),
+    }
+    return fake_artifact([out_repr.size], [in_repr.size], attributes, S, rng, orthogonal=True)
 
 
 def _only(repr_, n):

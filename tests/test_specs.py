@@ -73,10 +73,10 @@ def test_cutoff_forms(c8):
 
 # Frozen once computed; a change here means every stored artifact would be recompiled.
 GOLDEN_KEYS = {
-    "c8_regular_5": "5885b0224f1bb9d2e5bd215f5af19251156a5156820cc35593926f2c615ac789",
-    "d4_regular_to_irrep_3_d2": "34957dd9ff98ee01ac246072a1ecd7ddd1a1bf15d6acaed9a04a6cc44c74bf75",
-    "so2_irreps_7": "8a290c096e76607dfe0dd9dd43580075ee2e33dfeeda5634b4c29cce8405d04e",
-    "direct_d4": "eb8a18e0aacdea4eee2df6c70abc519eee0d3693aa711a654555e850bf1917b3",
+    "c8_regular_5": "f4edee01e800938cae5737a8c695e79c9e5eff22f9ad2d24d7f7d4ac3360fc69",
+    "d4_regular_to_irrep_3_d2": "19262b4b40035cd5ef32055ce349766256947113d8c128a97fa9a3ec08051b3c",
+    "so2_irreps_7": "16f12a49a78092352bdbb33c5ccfad884a17e7db47e3b332e55dfb1eeb87e196",
+    "direct_d4": "9f792063ecef1488d0f8128a2c7aea83d2cf29653c0b9a268c0ddec679d267ec",
 }
 
 

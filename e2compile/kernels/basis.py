@@ -205,6 +205,20 @@ class PolarBasis(KernelBasis):
         out *= radial[ring][:, None, None, :]
         return out
 
+    def sample_blocks(self, points: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """The selected elements in the irreps basis, ``(n, 2, 2, P)``: needs an angular basis
+        with ``sample_angles_blocks`` (:class:`~e2compile.kernels.SteerableKernelBasis`)."""
+        mask = np.ones(self.dim, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        if mask.shape != (self.dim,):
+            raise ValueError(f"mask must have shape ({self.dim},), got {mask.shape}")
+        radii, angles, origin = polar_coordinates(points)
+        radial = self.radial.sample_radii(radii)[0, 0]  # (R, P)
+        angular = self.angular.sample_angles_blocks(angles, origin)  # (A, 2, 2, P)
+        ring, harmonic = np.divmod(np.flatnonzero(mask), self.angular.dim)
+        out = angular[harmonic]
+        out *= radial[ring][:, None, None, :]
+        return out
+
     def attribute_columns(self) -> dict[str, np.ndarray]:
         n_r, n_a = self.radial.dim, self.angular.dim
         columns: dict[str, np.ndarray] = {}

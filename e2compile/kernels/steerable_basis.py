@@ -135,6 +135,31 @@ class SteerableKernelBasis(KernelBasis):
         _, angles, origin = polar_coordinates(points)
         return self.sample_angles(angles, origin)
 
+    def sample_angles_blocks(
+        self, angles: np.ndarray, origin: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The elements in the irreps basis, before the changes of basis: ``(dim, 2, 2, P)``,
+        each element's ``d_out x d_in`` block in the top-left corner (the compact form of
+        :mod:`e2compile.kernels.compact`)."""
+        angles = np.asarray(angles, dtype=np.float64).reshape(-1)
+        out = np.zeros((self.dim, 2, 2, angles.shape[0]))
+        cache: dict[int, np.ndarray] = {}
+        for _, _, _, _, start, basis in self.blocks:
+            values = cache.get(id(basis))
+            if values is None:
+                values = cache[id(basis)] = np.moveaxis(basis.sample_angles(angles, origin), 2, 0)
+            o_size, i_size = basis.shape
+            out[start : start + basis.dim, :o_size, :i_size] = values
+        return out
+
+    def irrep_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(out sizes, in sizes)``: the size of every irrep of the two representations."""
+        sizes = [
+            np.asarray([self.group.irreps[n].size for n in r.irreps], dtype=np.int64)
+            for r in (self.out_repr, self.in_repr)
+        ]
+        return sizes[0], sizes[1]
+
     def attribute_columns(self) -> dict[str, np.ndarray]:
         rows: dict[str, list] = {
             "frequency": [],

@@ -98,23 +98,39 @@ def _element_info(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
 class SingleBlockBasisExpansion(BasisExpansion):
     """The expansion of one compiled basis: one input and one output representation.
 
-    ``basis`` is a :class:`~e2compile.compiler.BasisArtifact`; ``basis_filter`` (a callable on
-    each element's attribute dict) drops elements at load time. ``forward(weights)`` maps
-    ``(..., dim)`` coefficients to ``(..., O, I, S)``.
+    ``basis`` is a compact :class:`~e2compile.compiler.BasisArtifact`; ``basis_filter`` (a callable
+    on each element's attribute dict) drops elements at load time. ``forward(weights)`` maps
+    ``(..., dim)`` coefficients to ``(..., O, I, S)``; :meth:`expand` expands the coefficients of
+    ``n_out x n_in`` field pairs at once.
+
+    ``fields`` (how many field pairs a forward expands, a hint) chooses the path by FLOP count
+    (:func:`.functional.compact_costs`): the compact path keeps the blocks grouped by irreps pair
+    plus the two changes of basis; the dense path (small bases, where one matrix product beats the
+    compact path's launches) keeps the dense basis, expanded at load time. Both are
+    non-persistent buffers rebuilt from the store by :meth:`materialize_buffers` (e.g. after
+    ``.to("meta")`` and ``.to_empty()``).
     """
 
-    def __init__(self, basis: Any, points: Any = None, basis_filter: Callable | None = None):
+    #: Force a path (``"dense"``, ``"out_first"``, ``"in_first"``) instead of the FLOP count;
+    #: for tests and benchmarks.
+    force_path: str | None = None
+
+    def __init__(
+        self,
+        basis: Any,
+        points: Any = None,
+        basis_filter: Callable | None = None,
+        fields: int = 1,
+    ):
         super().__init__()
         _check_points(points)
-        sampled = basis.basis
         attributes = dict(basis.attributes)
-        element = np.arange(sampled.shape[0])
+        element = np.arange(basis.dim)
         if basis_filter is not None:
             from e2compile.compiler import basis_filter_mask
 
             keep = np.flatnonzero(basis_filter_mask(basis, basis_filter))
             if keep.size != element.size:
-                sampled = sampled[keep]
                 attributes = {k: v[keep] for k, v in attributes.items()}
                 element = keep
         attributes["element"] = element
@@ -123,20 +139,113 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.attributes = attributes
         #: the output change of basis at the trivial irreps, ``(O, n_trivial)``, float64 numpy
         self.bias_basis = basis.bias_basis
-        self.shape = tuple(sampled.shape[1:3])
-        self.S = sampled.shape[3]
-        self.register_buffer(
-            "sampled_basis",
-            # a copy (artifacts are read-only) in torch's default dtype
-            torch.from_numpy(sampled.astype(_numpy_dtype())),
-            persistent=False,
+        self.shape = tuple(basis.shape)
+        self.S = basis.points
+        self._dim = int(element.size)
+        self._fields = max(1, int(fields))
+        self._set_buffers(basis)
+
+    # ----------------------------------------------------------------------------- buffers
+
+    def _set_buffers(self, basis: Any, device: Any = None) -> None:
+        """(Re)build the buffers from the artifact ``basis`` (float64 numpy -> default dtype)."""
+        element = self.attributes["element"]
+        dtype = _numpy_dtype()
+
+        def buffer(name: str, array: np.ndarray | None) -> None:
+            tensor = None
+            if array is not None:
+                tensor = torch.from_numpy(np.ascontiguousarray(array))
+                if tensor.is_floating_point():
+                    tensor = tensor.to(torch.get_default_dtype())
+                if device is not None:
+                    tensor = tensor.to(device)
+            self.register_buffer(name, tensor, persistent=False)
+
+        o, i = self.shape
+        out_pos = self.attributes["out_irrep_position"].astype(np.int64)
+        in_pos = self.attributes["in_irrep_position"].astype(np.int64)
+        n_o, n_i = basis.out_irrep_sizes.size, basis.in_irrep_sizes.size
+        pair = out_pos * n_i + in_pos
+        present, counts = np.unique(pair, return_counts=True)
+        per_pair = int(counts.max()) if counts.size else 0
+        costs = F.compact_costs(
+            self._fields, self._dim, present.size, per_pair, o, i, n_o, n_i, self.S
+        )
+        self.path = (
+            "dense"
+            if costs["dense"] <= min(costs["out_first"], costs["in_first"])
+            else ("in_first" if costs["in_first"] < costs["out_first"] else "out_first")
+        )
+        if self.path == "dense":
+            dense = basis.dense_basis(element) if self._dim else np.zeros((0, o, i, self.S))
+            buffer("sampled_basis", dense.astype(dtype))
+            for name in ("pair_blocks", "coefficient_index", "pair_index", "q_out", "q_in"):
+                buffer(name, None)
+            return
+        buffer("sampled_basis", None)
+        pair_id = np.searchsorted(present, pair)
+        order = np.argsort(pair_id, kind="stable")
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size) - first[pair_id[order]]
+        coefficient_index = np.full((present.size, per_pair), self._dim, dtype=np.int64)
+        coefficient_index[pair_id, rank] = np.arange(self._dim)
+        blocks = np.zeros((present.size, per_pair, 4 * self.S), dtype=dtype)
+        blocks[pair_id, rank] = basis.blocks[element].reshape(self._dim, -1)
+        qo, qi = basis.padded_changes_of_basis()
+        all_present = present.size == n_o * n_i
+        buffer("pair_blocks", blocks)
+        buffer("coefficient_index", coefficient_index)
+        buffer("pair_index", None if all_present else present.astype(np.int64))
+        buffer("q_out", qo.astype(dtype))
+        buffer("q_in", qi.astype(dtype))
+
+    def materialize_buffers(self, device: Any = None) -> None:
+        """Rebuild the basis buffers from the store (memo, store or compiler), on ``device``
+        (default: where the weights of the owning module would be, i.e. CPU)."""
+        self._set_buffers(_bases.load_basis(self.spec), device)
+
+    def buffer_bytes(self) -> int:
+        """Bytes held by the basis buffers."""
+        return sum(b.numel() * b.element_size() for b in self.buffers())
+
+    def _compact(self) -> F.CompactBasis:
+        return F.CompactBasis(
+            self.pair_blocks,
+            self.coefficient_index,
+            self.pair_index,
+            self.q_out,
+            self.q_in,
+            self.path == "in_first",
         )
 
+    # --------------------------------------------------------------------------- expansion
+
+    def expand(self, coefficients: torch.Tensor, n_out: int, n_in: int) -> torch.Tensor:
+        """``n_out * n_in * dim`` coefficients (laid out ``(n_out, n_in, dim)``) to the filter
+        ``(n_out * O, n_in * I, S)`` of those field pairs."""
+        if self.path == "dense":
+            return F.expand_block(coefficients, self.sampled_basis, n_out, n_in)
+        return F.expand_compact(coefficients, self._compact(), n_out, n_in)
+
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
-        return torch.tensordot(weights, self.sampled_basis, dims=1)
+        lead = weights.shape[:-1]
+        n = int(np.prod(lead)) if lead else 1
+        out = self.expand(weights.reshape(n, self._dim), n, 1)
+        return out.reshape(*lead, *self.shape, self.S)
+
+    def dense_basis(self) -> torch.Tensor:
+        """The dense basis ``(dim, O, I, S)`` in the buffers' dtype and device (expanded from
+        the compact buffers when the layer keeps those)."""
+        if self.path == "dense":
+            return self.sampled_basis
+        eye = self.q_out.new_zeros(self._dim, self._dim)
+        eye.fill_diagonal_(1.0)
+        return self.forward(eye)
 
     def dimension(self) -> int:
-        return self.sampled_basis.shape[0]
+        return self._dim
 
     def get_basis_names(self) -> list[str]:
         return [str(e) for e in self.attributes["element"].tolist()]
@@ -156,20 +265,24 @@ class SingleBlockBasisExpansion(BasisExpansion):
         return _string_codes(columns) if codes else columns
 
     def extra_repr(self) -> str:
-        return f"dim={self.dimension()}, shape={self.shape}, S={self.S}"
+        return f"dim={self.dimension()}, shape={self.shape}, S={self.S}, path={self.path}"
 
 
 def block_basisexpansion(
-    basis: Any, points: Any = None, basis_filter: Callable | None = None, recompute: bool = False
+    basis: Any,
+    points: Any = None,
+    basis_filter: Callable | None = None,
+    recompute: bool = False,
+    fields: int = 1,
 ) -> SingleBlockBasisExpansion:
     """Build a :class:`SingleBlockBasisExpansion` from a ``BasisSpec`` or a loaded artifact.
 
     A spec is resolved by :func:`runtime.bases.load_basis` (process memo, then store, then
-    compiler); ``recompute=True`` compiles it afresh.
+    compiler); ``recompute=True`` compiles it afresh. ``fields``: see the class.
     """
-    if not hasattr(basis, "basis"):
+    if not hasattr(basis, "blocks"):
         basis = _bases.load_basis(basis, recompute=recompute)
-    return SingleBlockBasisExpansion(basis, points, basis_filter)
+    return SingleBlockBasisExpansion(basis, points, basis_filter, fields)
 
 
 class BlockSlot(NamedTuple):
@@ -255,7 +368,9 @@ class BlocksBasisExpansion(BasisExpansion):
                 if self.dry_run:
                     _bases.record_spec(basis)
                     continue
-                block = block_basisexpansion(basis, None, basis_filter, recompute)
+                block = block_basisexpansion(
+                    basis, None, basis_filter, recompute, fields=out_fields.size * in_fields.size
+                )
                 stop = start + block.dimension() * out_fields.size * in_fields.size
                 row.append((start, stop, out_fields.size, in_fields.size))
                 blocks.append(block)
@@ -284,7 +399,7 @@ class BlocksBasisExpansion(BasisExpansion):
                 "this module was built inside runtime.bases.collect_specs() (a dry run that only "
                 "records specs); build it again outside the block to use it"
             )
-        bases = [[block.sampled_basis for block in row] for row in self._grid()]
+        bases = [[block.expand for block in row] for row in self._grid()]
         return F.expand_filter(weights, bases, self._slots, self._out_index, self._in_index)
 
     def dimension(self) -> int:

@@ -4,8 +4,10 @@ Nothing here owns state: the modules in :mod:`.basis_expansion` and :mod:`.base`
 tensors and the index layout, and call these functions. The expansion of a layer is a handful of
 large tensor operations, independent of the number of fields:
 
-* one matrix product per distinct ``(in_repr, out_repr)`` pair of the layer (every field pair that
-  shares a basis is expanded at once),
+* per distinct ``(in_repr, out_repr)`` pair of the layer (every field pair that shares a basis is
+  expanded at once), either one matrix product with the dense basis (:func:`expand_block`) or, for
+  a compact basis, one batched product in the irreps basis followed by the two changes of basis
+  (:func:`expand_compact`), whichever a FLOP count (:func:`compact_costs`) says is cheaper,
 * one concatenation that lays the pair blocks out in "grouped" channel order (fields sorted by
   representation, first appearance first),
 * at most one ``index_select`` per axis that moves the channels back into the field type's order
@@ -15,12 +17,25 @@ large tensor operations, independent of the number of fields:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["expand_block", "assemble_blocks", "expand_filter", "expand_bias"]
+__all__ = [
+    "CompactBasis",
+    "compact_costs",
+    "expand_block",
+    "expand_compact",
+    "assemble_blocks",
+    "expand_filter",
+    "expand_bias",
+]
+
+#: FLOP-equivalents charged per extra kernel launch of the compact path (gather, scatter, the
+#: two changes of basis, the permutes): small layers stay on the one-product dense path.
+LAUNCH_COST = 50_000
 
 
 def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> Tensor:
@@ -38,6 +53,72 @@ def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> 
     return flat.view(n_out, n_in, o, i, s).transpose(1, 2).reshape(n_out * o, n_in * i, s)
 
 
+class CompactBasis(NamedTuple):
+    """The tensors of a compact basis, grouped by pair of irreps (see
+    :mod:`e2compile.kernels.compact`).
+
+    ``pair_blocks`` ``(Q, M, 4 S)``: the blocks of the (at most ``M``) elements of each of the
+    ``Q`` irreps pairs that have any, zero-padded; ``coefficient_index`` ``(Q, M)``: which
+    coefficient multiplies each (``dim`` for padding); ``pair_index`` ``(Q,)``: the flat index
+    ``out_irrep * n_in_irreps + in_irrep`` of each pair, or ``None`` when every pair is present in
+    order; ``q_out`` ``(O, 2 n_out_irreps)`` and ``q_in`` ``(2 n_in_irreps, I)``: the padded changes
+    of basis; ``in_first``: apply ``q_in`` before ``q_out`` (chosen by FLOP count).
+    """
+
+    pair_blocks: Tensor
+    coefficient_index: Tensor
+    pair_index: Tensor | None
+    q_out: Tensor
+    q_in: Tensor
+    in_first: bool
+
+
+def compact_costs(
+    fields: int, dim: int, pairs: int, per_pair: int, o: int, i: int, n_o: int, n_i: int, s: int
+) -> dict[str, float]:
+    """Multiply-adds of expanding ``fields`` field pairs: ``dense`` (one product with the dense
+    ``(dim, O, I, S)`` basis) and the compact path with ``q_out`` first (``out_first``) or
+    ``q_in`` first (``in_first``); the compact ones include :data:`LAUNCH_COST` per launch."""
+    blocks = fields * pairs * per_pair * 4 * s
+    launches = 6 * LAUNCH_COST
+    return {
+        "dense": float(fields) * dim * o * i * s,
+        "out_first": blocks + fields * s * (o * 2 * n_o * 2 * n_i + o * 2 * n_i * i) + launches,
+        "in_first": blocks + fields * s * (2 * n_o * 2 * n_i * i + o * 2 * n_o * i) + launches,
+    }
+
+
+def expand_compact(coefficients: Tensor, basis: CompactBasis, n_out: int, n_in: int) -> Tensor:
+    """As :func:`expand_block`, through a compact basis: the irreps-space filter of every field
+    pair (one batched product over the irreps pairs), then ``Q_out (.) Q_in``.
+
+    Returns ``(n_out * O, n_in * I, S)``.
+    """
+    pairs, per_pair, s4 = basis.pair_blocks.shape
+    s = s4 // 4
+    o, two_no = basis.q_out.shape
+    two_ni, i = basis.q_in.shape
+    n_o, n_i = two_no // 2, two_ni // 2
+    fields = n_out * n_in
+    flat = coefficients.reshape(fields, -1)
+    flat = torch.cat([flat, flat.new_zeros(fields, 1)], dim=1)  # the padding coefficient
+    gathered = flat[:, basis.coefficient_index]  # (F, Q, M)
+    per_pair_filters = torch.bmm(gathered.permute(1, 0, 2), basis.pair_blocks)  # (Q, F, 4 S)
+    if basis.pair_index is not None:
+        full = per_pair_filters.new_zeros(n_o * n_i, fields, s4)
+        per_pair_filters = full.index_copy(0, basis.pair_index, per_pair_filters)
+    k = per_pair_filters.view(n_o, n_i, n_out, n_in, 2, 2, s)
+    q_out = basis.q_out.view(o, n_o, 2)
+    q_in = basis.q_in.view(n_i, 2, i)
+    if basis.in_first:
+        t = torch.einsum("jkacxyp,kyI->jacxIp", k, q_in)
+        out = torch.einsum("Ojx,jacxIp->aOcIp", q_out, t)
+    else:
+        t = torch.einsum("Ojx,jkacxyp->Okacyp", q_out, k)
+        out = torch.einsum("Okacyp,kyI->aOcIp", t, q_in)
+    return out.reshape(n_out * o, n_in * i, s)
+
+
 def assemble_blocks(blocks: Sequence[Sequence[Tensor]]) -> Tensor:
     """Lay out a grid of blocks (rows: output groups, columns: input groups) as one tensor."""
     rows = [row[0] if len(row) == 1 else torch.cat(list(row), dim=1) for row in blocks]
@@ -46,21 +127,24 @@ def assemble_blocks(blocks: Sequence[Sequence[Tensor]]) -> Tensor:
 
 def expand_filter(
     weights: Tensor,
-    bases: Sequence[Sequence[Tensor]],
+    bases: Sequence[Sequence[Tensor | Callable[[Tensor, int, int], Tensor]]],
     slots: Sequence[Sequence[tuple[int, int, int, int]]],
     out_index: Tensor | None = None,
     in_index: Tensor | None = None,
 ) -> Tensor:
     """Expand a layer's flat weight vector into its filter ``(C_out, C_in, S)``.
 
-    ``bases[a][b]`` is the basis of output group ``a`` and input group ``b`` and
+    ``bases[a][b]`` is the basis of output group ``a`` and input group ``b`` (a dense basis
+    tensor, or a callable ``(coefficients, n_out, n_in) -> block``) and
     ``slots[a][b] = (start, stop, n_out, n_in)`` where its coefficients lie in ``weights`` and how
     many output/input fields the two groups hold. ``out_index``/``in_index`` map each channel of the
     field type to its position in grouped order (``None``: the type is already grouped).
     """
     blocks = [
         [
-            expand_block(weights[start:stop], basis, n_out, n_in)
+            basis(weights[start:stop], n_out, n_in)
+            if callable(basis)
+            else expand_block(weights[start:stop], basis, n_out, n_in)
             for basis, (start, stop, n_out, n_in) in zip(brow, srow)
         ]
         for brow, srow in zip(bases, slots)

@@ -1,0 +1,132 @@
+"""Compact (factored) bases: sampled in the irreps basis, expanded through the changes of basis.
+
+A representation is ``rho = Q (+)_j psi_j Q^-1``, so every element of an equivariant kernel basis is
+``B_n(x) = Q_out[:, o_n] b_n(x) Q_in^-1[i_n, :]`` where ``b_n`` is a small ``d_out x d_in`` block
+between one output irrep (columns ``o_n`` of ``Q_out``) and one input irrep (rows ``i_n`` of
+``Q_in^-1``). The compact form stores, per element, that block sampled on the grid, and once per
+basis the two changes of basis; its size grows with the number of elements, not with ``O * I``.
+
+Layout (shared by every kind whose elements live in one irreps block, e.g. kernels and PDOs):
+
+* ``blocks``: float64 ``(dim, 2, 2, P)``; element ``n``'s block in its top-left
+  ``d_out x d_in`` corner, zeros elsewhere (irreps of the planar groups have size 1 or 2);
+* ``out_irrep_position``/``in_irrep_position`` (attribute columns): the irreps the block joins;
+* ``q_out`` ``(O, O)`` and ``q_in_inv`` ``(I, I)``; ``out_irrep_sizes``/``in_irrep_sizes``.
+
+:func:`padded_changes_of_basis` gives every irrep two slots so that the whole irreps-space filter is
+one ``(2 n_out_irreps) x (2 n_in_irreps)`` block matrix per point, and
+``filter = Q_out_pad @ K_pad @ Q_in_pad`` (:func:`expand_dense` is the numpy version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BLOCK",
+    "block_norms",
+    "dense_chunks",
+    "expand_dense",
+    "irrep_offsets",
+    "padded_changes_of_basis",
+]
+
+#: Side of the padded block: the largest irrep of a planar group.
+BLOCK = 2
+
+
+def irrep_offsets(sizes: np.ndarray) -> np.ndarray:
+    """First row of each irrep inside its representation."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+
+def padded_changes_of_basis(
+    q_out: np.ndarray, out_sizes: np.ndarray, q_in_inv: np.ndarray, in_sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q_out_pad (O, 2 n_out), Q_in_pad (2 n_in, I))``: the columns of ``Q_out`` and the rows
+    of ``Q_in^-1`` of irrep ``j`` at slots ``2j, 2j+1`` (zero where the irrep has size 1)."""
+    out_sizes = np.asarray(out_sizes, dtype=np.int64)
+    in_sizes = np.asarray(in_sizes, dtype=np.int64)
+    qo = np.zeros((q_out.shape[0], BLOCK * out_sizes.size))
+    for j, (start, size) in enumerate(zip(irrep_offsets(out_sizes), out_sizes)):
+        qo[:, BLOCK * j : BLOCK * j + size] = q_out[:, start : start + size]
+    qi = np.zeros((BLOCK * in_sizes.size, q_in_inv.shape[1]))
+    for j, (start, size) in enumerate(zip(irrep_offsets(in_sizes), in_sizes)):
+        qi[BLOCK * j : BLOCK * j + size] = q_in_inv[start : start + size]
+    return qo, qi
+
+
+def block_norms(
+    blocks: np.ndarray,
+    out_position: np.ndarray,
+    in_position: np.ndarray,
+    qo_pad: np.ndarray,
+    qi_pad: np.ndarray,
+) -> np.ndarray:
+    """Squared Frobenius norm (summed over points) of every dense element, without forming it.
+
+    ``||Q_o b Q_i||^2 = sum_p tr(b_p^T G_o b_p H_i)`` with the 2x2 Gram matrices
+    ``G_o = Q_o^T Q_o`` and ``H_i = Q_i Q_i^T`` of the two irreps' slots.
+    """
+    out = np.empty(blocks.shape[0])
+    pairs = out_position.astype(np.int64) * (int(in_position.max(initial=0)) + 1) + in_position
+    for pair in np.unique(pairs):
+        rows = np.flatnonzero(pairs == pair)
+        oo, ii = int(out_position[rows[0]]), int(in_position[rows[0]])
+        q_o = qo_pad[:, BLOCK * oo : BLOCK * oo + BLOCK]
+        q_i = qi_pad[BLOCK * ii : BLOCK * ii + BLOCK]
+        gram_o, gram_i = q_o.T @ q_o, q_i @ q_i.T
+        b = blocks[rows]
+        out[rows] = np.einsum("nxyp,xz,nzwp,yw->n", b, gram_o, b, gram_i, optimize=True)
+    return out
+
+
+def dense_chunks(
+    blocks: np.ndarray,
+    out_position: np.ndarray,
+    in_position: np.ndarray,
+    qo_pad: np.ndarray,
+    qi_pad: np.ndarray,
+    chunk_bytes: int = 64 * 2**20,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, dense[start:stop])`` chunks of the dense ``(dim, O, I, P)`` basis, each at most
+    about ``chunk_bytes`` (one element at least), so callers can stream it."""
+    dim, _, _, points = blocks.shape
+    o, i = qo_pad.shape[0], qi_pad.shape[1]
+    step = max(1, chunk_bytes // max(1, o * i * points * 8))
+    for start in range(0, dim, step):
+        stop = min(dim, start + step)
+        out = np.empty((stop - start, o, i, points))
+        for n in range(start, stop):
+            oo, ii = int(out_position[n]), int(in_position[n])
+            q_o = qo_pad[:, BLOCK * oo : BLOCK * oo + BLOCK]
+            q_i = qi_pad[BLOCK * ii : BLOCK * ii + BLOCK]
+            out[n - start] = np.einsum("ax,xyp,yb->abp", q_o, blocks[n], q_i, optimize=True)
+        yield start, out
+
+
+def expand_dense(artifact: Any, elements: np.ndarray | None = None) -> np.ndarray:
+    """The dense sampled basis ``(dim, O, I, k*k)`` of a compact artifact (float64).
+
+    ``elements`` (indices) selects a subset. This is what tools that draw or compare filters call;
+    it allocates the whole dense array, so mind large bases (see :func:`dense_chunks`).
+    """
+    blocks = artifact.blocks
+    out_position = artifact.attributes["out_irrep_position"]
+    in_position = artifact.attributes["in_irrep_position"]
+    if elements is not None:
+        elements = np.asarray(elements, dtype=np.int64)
+        blocks, out_position, in_position = (
+            blocks[elements],
+            out_position[elements],
+            in_position[elements],
+        )
+    qo, qi = artifact.padded_changes_of_basis()
+    out = np.empty((blocks.shape[0], qo.shape[0], qi.shape[1], blocks.shape[3]))
+    for start, chunk in dense_chunks(blocks, out_position, in_position, qo, qi):
+        out[start : start + chunk.shape[0]] = chunk
+    return out

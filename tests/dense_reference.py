@@ -1,0 +1,50 @@
+"""The dense sampling pipeline of algorithm version 1, kept as the oracle of the compact form.
+
+It samples every element as a dense ``(O, I, P)`` array through the changes of basis, exactly as
+the compiler did before artifacts became compact, and normalises and drops elements with the same
+rule. Tests compare the compact artifacts and the layers' expanded filters against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e2compile.compiler import (
+    _DROP_THRESHOLD,
+    _ZERO_NORM,
+    _ZERO_VARIANCE,
+    _angular_basis,
+)
+from e2compile.kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
+from e2compile.kernels.sampling import grid_points
+
+
+def dense_basis(spec) -> np.ndarray:
+    """``(dim, O, I, k*k)`` float64: the basis of ``spec`` as version 1 sampled it."""
+    group, in_repr, out_repr = spec.build_representations()
+    o, i = spec.out_repr.size, spec.in_repr.size
+    empty = np.zeros((0, o, i, spec.kernel_size**2))
+    rings = np.asarray(spec.rings, dtype=np.float64)
+    cutoff = spec.cutoff_function()
+    limits = np.array([float(cutoff(float(r))) for r in spec.rings])
+    max_frequency = int(limits.max())
+    if max_frequency < 0:
+        return empty
+    try:
+        angular = _angular_basis(spec, group, in_repr, out_repr, max_frequency)
+    except EmptyBasisException:
+        return empty
+    basis = PolarBasis(GaussianRadialProfile(rings * spec.dilation, spec.sigma), angular)
+    columns = basis.attribute_columns()
+    keep = np.abs(columns["frequency"]) <= limits[columns["idx1"]]
+    if not keep.any():
+        return empty
+    sampled = basis.sample_stacked(grid_points(spec.kernel_size, spec.dilation), keep)
+    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
+    variance = np.einsum("boip,boip->b", sampled, sampled) / out_sizes
+    variance[variance < _ZERO_VARIANCE] = 0.0
+    scale = np.sqrt(variance)
+    scale[scale < _ZERO_NORM] = 1.0
+    sampled /= scale[:, None, None, None]
+    survive = np.einsum("boip,boip->b", sampled, sampled) > _DROP_THRESHOLD
+    return sampled[survive]

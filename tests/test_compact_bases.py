@@ -1,0 +1,196 @@
+"""Compact (factored) artifacts against the dense pipeline of algorithm version 1.
+
+The expanded filters of layers built from compact artifacts must equal the dense expansion of
+before (``tests/dense_reference.py``) with the same weights, on every gspace family, mixed field
+types, quotient and induced representations, dilation, basis filters and transposed convolution;
+every runtime path (dense, compact with either change of basis first) must agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from dense_reference import dense_basis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from e2compile import gspaces
+from e2compile.compiler import BasisArtifact, compile
+from e2compile.kernels import compact
+from e2compile.specs import kernel_spec
+from runtime import nn
+from runtime.nn.modules.conv import functional as F
+from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
+
+PATHS = [None, "dense", "in_first", "out_first"]
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _types(gs):
+    """Mixed input/output types with regular, irreps, quotient, induced and trivial fields."""
+    family, g = gs.family, gs.fibergroup
+    if family == "rot2d" and gs.N > 0:
+        induced = gs.induced_repr(2, g.subgroup(2)[0].irrep(1))
+        reps_in = [gs.regular_repr, gs.irrep(1), gs.trivial_repr, gs.quotient_repr(2)]
+        reps_out = [gs.trivial_repr, induced, gs.irrep(1), gs.regular_repr]
+    elif family == "rot2d":
+        reps_in = [gs.irrep(0), gs.irrep(1), gs.irrep(2), gs.irrep(1)]
+        reps_out = [gs.irrep(1), gs.irrep(0), gs.irrep(3)]
+    elif family == "fliprot2d" and gs.N > 0:
+        induced = gs.induced_repr((None, 2), g.subgroup((None, 2))[0].irrep(1))
+        reps_in = [gs.regular_repr, gs.irrep(1, 1), induced, gs.quotient_repr((None, 2))]
+        reps_out = [gs.irrep(1, 0), gs.regular_repr, gs.trivial_repr, gs.irrep(1, 1)]
+    elif family == "fliprot2d":
+        reps_in = [gs.irrep(0, 0), gs.irrep(1, 0), gs.irrep(1, 1), gs.irrep(1, 2)]
+        reps_out = [gs.irrep(1, 1), gs.irrep(0, 0), gs.irrep(1, 0)]
+    elif family == "flip2d":
+        reps_in = [gs.regular_repr, gs.trivial_repr, gs.irrep(1)]
+        reps_out = [gs.irrep(1), gs.regular_repr, gs.trivial_repr]
+    else:
+        reps_in, reps_out = [gs.trivial_repr] * 2, [gs.trivial_repr] * 3
+    return nn.FieldType(gs, reps_in), nn.FieldType(gs, reps_out)
+
+
+SPACES = {
+    "C6": lambda: gspaces.Rot2dOnR2(6),
+    "SO2": lambda: gspaces.Rot2dOnR2(-1, maximum_frequency=4),
+    "D4": lambda: gspaces.FlipRot2dOnR2(4),
+    "O2": lambda: gspaces.FlipRot2dOnR2(-1, maximum_frequency=3),
+    "Flip": lambda: gspaces.Flip2dOnR2(axis=0.3),
+    "Trivial": lambda: gspaces.TrivialOnR2(),
+}
+
+
+def dense_reference_filter(conv) -> torch.Tensor:
+    """The layer's filter as version 1 expanded it: dense bases, one product per pair."""
+    expansion = conv.basisexpansion
+    bases = [
+        [torch.from_numpy(dense_basis(block.spec)[block.attributes["element"]]) for block in row]
+        for row in expansion._grid()
+    ]
+    filt = F.expand_filter(
+        conv.weights, bases, expansion._slots, expansion._out_index, expansion._in_index
+    )
+    k = conv.kernel_size
+    filt = filt.reshape(filt.shape[0], filt.shape[1], k, k)
+    return filt.transpose(0, 1) if conv._transposed else filt
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(((a - b).norm() / b.norm()).detach())
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("space", SPACES)
+def test_filters_equal_the_dense_expansion(space, path, monkeypatch):
+    monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", path)
+    gs = SPACES[space]()
+    in_type, out_type = _types(gs)
+    for cls, kwargs in (
+        (nn.R2Conv, {"kernel_size": 5}),
+        (nn.R2Conv, {"kernel_size": 3, "dilation": 2}),
+        (nn.R2ConvTransposed, {"kernel_size": 5}),
+    ):
+        conv = cls(in_type, out_type, **kwargs)
+        filt, _ = conv.expand_parameters()
+        assert _relative(filt, dense_reference_filter(conv)) < 1e-12, (cls, kwargs)
+
+
+def test_basis_filter_and_float32(monkeypatch):
+    gs = gspaces.FlipRot2dOnR2(8)
+    t = nn.FieldType(gs, [gs.regular_repr] * 2 + [gs.irrep(1, 2)])
+    torch.set_default_dtype(torch.float32)
+    for path in PATHS:
+        monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", path)
+        conv = nn.R2Conv(t, t, 5, basis_filter=lambda attr: attr["frequency"] != 1)
+        filt, _ = conv.expand_parameters()
+        assert filt.dtype == torch.float32
+        ref = dense_reference_filter(conv.double())
+        assert _relative(filt.double(), ref) < 1e-6, path
+
+
+@given(
+    n=st.sampled_from([2, 3, 4, 8]),
+    k=st.integers(1, 6),
+    dilation=st.integers(1, 2),
+    flip=st.booleans(),
+)
+def test_compact_artifact_expands_to_the_dense_basis(n, k, dilation, flip):
+    gs = gspaces.FlipRot2dOnR2(n) if flip else gspaces.Rot2dOnR2(n)
+    r = gs.regular_repr
+    spec = kernel_spec(gs, r, gs.quotient_repr((None, n) if flip else n) + r, k, dilation=dilation)
+    artifact = compile(spec)
+    want = dense_basis(spec)
+    assert artifact.basis.shape == want.shape
+    if want.size:
+        assert np.abs(artifact.basis - want).max() <= 1e-12 * np.abs(want).max()
+
+
+def test_artifact_is_small_and_the_dense_array_is_never_formed():
+    gs = gspaces.FlipRot2dOnR2(16)
+    spec = kernel_spec(gs, gs.regular_repr, gs.regular_repr, 5)
+    artifact = compile(spec)
+    dense_bytes = artifact.dim * 32 * 32 * 25 * 8
+    assert artifact.nbytes * 50 < dense_bytes  # 69 MiB dense, about 0.3 MiB compact
+    rows = np.arange(0, artifact.dim, 7)
+    np.testing.assert_array_equal(artifact.dense_basis(rows), artifact.basis[rows])
+    chunks = list(
+        compact.dense_chunks(
+            artifact.blocks,
+            artifact.attributes["out_irrep_position"],
+            artifact.attributes["in_irrep_position"],
+            *artifact.padded_changes_of_basis(),
+            chunk_bytes=2**20,
+        )
+    )
+    assert len(chunks) > 1 and all(c.nbytes <= 2**20 for _, c in chunks)
+
+
+def test_old_dense_records_are_refused_with_a_clear_message():
+    gs = gspaces.Rot2dOnR2(4)
+    artifact = compile(kernel_spec(gs, gs.regular_repr, gs.regular_repr, 3))
+    arrays, meta = artifact.to_record()
+    old = dict(meta, format="e2compile.basis/1", algorithm_version=1)
+    with pytest.raises(ValueError, match="recompile"):
+        BasisArtifact.from_record({"basis": artifact.basis}, old)
+
+
+def test_bad_compact_arrays_are_rejected():
+    gs = gspaces.Rot2dOnR2(4)
+    artifact = compile(kernel_spec(gs, gs.regular_repr, gs.irrep(1), 3))
+    arrays, meta = artifact.to_record()
+    for name, value, match in (
+        ("blocks", arrays["blocks"][..., :4], "blocks"),
+        ("q_out", np.eye(3), "q_out"),
+        ("out_irrep_sizes", np.asarray([3]), "out_irrep_sizes"),
+        ("attr.out_irrep_position", arrays["attr.out_irrep_position"] + 5, "outside"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            BasisArtifact.from_record(dict(arrays, **{name: value}), meta)
+    del arrays["q_in_inv"]
+    with pytest.raises(ValueError, match="q_in_inv"):
+        BasisArtifact.from_record(arrays, meta)
+
+
+def test_runtime_buffers_shrink_and_rebuild():
+    gs = gspaces.FlipRot2dOnR2(16)
+    t = nn.FieldType(gs, [gs.regular_repr] * 4)
+    conv = nn.R2Conv(t, t, 7)
+    (block,) = conv.basisexpansion.blocks
+    assert block.path != "dense"
+    dense_bytes = block.dimension() * 32 * 32 * 49 * 8
+    assert block.buffer_bytes() * 20 < dense_bytes
+    before, _ = conv.expand_parameters()
+    for name, _ in list(block.named_buffers()):
+        setattr(block, name, None)
+    block.materialize_buffers()
+    after, _ = conv.expand_parameters()
+    torch.testing.assert_close(before, after)

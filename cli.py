@@ -701,6 +701,13 @@ def run_compile(store: Store, spec_jsons: Sequence[str], jobs: int) -> list[dict
     "--bundle", type=click.Path(dir_okay=False), help="Pack this run's artifacts into a bundle."
 )
 @click.option("--dry-run", is_flag=True, help="List the specs of this share; compile nothing.")
+@click.option(
+    "--max-size",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MIB",
+    help="Refuse bases whose estimated size (or any intermediate) exceeds MIB "
+    "(default: $E2C_MAX_BASIS_MB, else 1024).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_store
 def compile_cmd(
@@ -712,6 +719,7 @@ def compile_cmd(
     manifest: str | None,
     bundle: str | None,
     dry_run: bool,
+    max_size: float | None,
     as_json: bool,
     **layer: Any,
 ) -> None:
@@ -744,6 +752,16 @@ def compile_cmd(
       [{"gspace": "rot2d", "N": 8, "in": ["regular"],
         "out": ["regular", "irrep_1"], "kernel_size": 5}]
     """
+    if max_size is not None:  # read by the library, here and in the worker processes
+        from e2compile.budget import LIMIT_ENV
+
+        old = os.environ.get(LIMIT_ENV)
+        os.environ[LIMIT_ENV] = repr(max_size)
+        click.get_current_context().call_on_close(
+            lambda: (
+                os.environ.pop(LIMIT_ENV) if old is None else os.environ.update({LIMIT_ENV: old})
+            )
+        )
     layer = {"in" if k == "in_" else k: v for k, v in layer.items()}
     specs = collect_specs(sources, spec_json, layer)
     if not specs:
@@ -807,7 +825,8 @@ def compile_cmd(
         )
     else:
         for r in failed:
-            click.echo(f"FAILED {r['key'][:16]} {by_key[r['key']]}\n  {r['error']}", err=True)
+            summary = _spec_summary(by_key[r["key"]])
+            click.echo(f"FAILED {r['key'][:16]} {summary}\n  {r['error']}", err=True)
         for key, problem in bundle_problems.items():
             click.echo(f"not bundled {key[:16]}: {problem}", err=True)
         click.echo(

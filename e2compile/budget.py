@@ -31,6 +31,7 @@ __all__ = [
     "check_budget",
     "check_group",
     "check_kernel_size",
+    "check_layer_budget",
     "check_representation_size",
     "check_spec_budget",
     "estimate_spec_bytes",
@@ -46,7 +47,8 @@ LIMIT_ENV = "E2C_MAX_BASIS_MB"
 IRREPS_ENV = "E2C_MAX_IRREPS"
 
 _BLOCK_FLOATS = 4  # a padded 2x2 block per element and point
-_BYTES_PER_IRREP = 2048  # measured: about 1.8 KB of Python objects per irrep of C_N / SO(2)
+_BYTES_PER_IRREP = 2048
+_SPEC_BYTES_PER_ENTRY = 64  # measured: about 1.8 KB of Python objects per irrep of C_N / SO(2)
 # harmonic families per pair of irreps and ring, before aliasing (rotation: 2 phases x 2 signs)
 _FAMILIES_PER_PAIR = {"rot2d": 4, "fliprot2d": 2, "flip2d": 2, "trivial": 2}
 
@@ -140,27 +142,66 @@ def check_group(family: str, N: int, maximum_frequency: int | None = None) -> No
 
 
 def check_representation_size(size: int, what: str) -> None:
-    """A representation of ``size`` needs its change of basis and inverse, ``2 size^2`` floats."""
-    check_budget(2.0 * float(size) ** 2 * 8, f"the change of basis of {what} (size {size})")
+    """A representation of ``size`` holds its change of basis and inverse (``2 size^2`` floats),
+    and a spec holds the matrix again as Python floats and JSON text (about 64 bytes an entry)."""
+    check_budget(float(size) ** 2 * (2 * 8 + _SPEC_BYTES_PER_ENTRY), f"{what} (size {size})")
 
 
-def _element_bound(spec: Any) -> int:
+def check_layer_budget(
+    family: str,
+    N: int,
+    kernel_size: int,
+    out_size: int,
+    in_size: int,
+    out_irreps: int,
+    in_irreps: int,
+    rings: Any = None,
+    frequencies_cutoff: Any = None,
+    maximum_offset: int | None = None,
+) -> None:
+    """Refuse a layer from the sizes and irreps counts of its representations alone, before
+    they are built (the bound of :func:`estimate_spec_bytes`)."""
+    from .kernels.sampling import cutoff_function, default_rings
+    from .specs import _resolve_cutoff
+
+    check_kernel_size(kernel_size)
+    for size, which in ((in_size, "the input representation"), (out_size, "the output one")):
+        check_representation_size(size, which)
+    if rings is None:
+        rings = default_rings(kernel_size)
+    policy, function = _resolve_cutoff(frequencies_cutoff)
+    cutoff = function if policy is None else cutoff_function(policy, kernel_size)
+    bound = _element_bound(family, N, rings, cutoff, maximum_offset, out_irreps, in_irreps)
+    check_budget(
+        bound * _BLOCK_FLOATS * kernel_size**2 * 8,
+        f"the compact basis ({family}, N={N}, {out_size}x{in_size}, kernel_size={kernel_size})",
+    )
+
+
+def _element_bound(
+    family: str,
+    N: int,
+    rings: Any,
+    cutoff: Any,
+    maximum_offset: int | None,
+    n_out_irreps: int,
+    n_in_irreps: int,
+) -> int:
     """Upper bound on the number of basis elements (before the drop of vanishing ones)."""
-    cutoff = spec.cutoff_function()
     per_ring = 0
-    for radius in spec.rings:
+    for radius in rings:
         f = float(cutoff(float(radius)))
         if not math.isfinite(f) or f < 0:
             continue
-        if spec.N == -1:
+        if N == -1:
             offsets = 1
         else:
-            period = spec.N if spec.family in ("rot2d", "fliprot2d") else 1
+            period = N if family in ("rot2d", "fliprot2d") else 1
             offsets = int(2 * math.floor(f) // period) + 1
-            if spec.maximum_offset is not None:
-                offsets = min(offsets, 2 * spec.maximum_offset + 1)
-        per_ring += _FAMILIES_PER_PAIR[spec.family] * offsets
-    return len(spec.out_repr.irreps) * len(spec.in_repr.irreps) * per_ring
+            if maximum_offset is not None:
+                offsets = min(offsets, 2 * maximum_offset + 1)
+        per_ring += _FAMILIES_PER_PAIR[family] * offsets
+    return n_out_irreps * n_in_irreps * per_ring
 
 
 def estimate_spec_bytes(spec: Any) -> dict[str, int]:
@@ -168,8 +209,17 @@ def estimate_spec_bytes(spec: Any) -> dict[str, int]:
     and ``"changes of basis"`` (both matrices and the inverse)."""
     points = spec.kernel_size**2
     o, i = spec.out_repr.size, spec.in_repr.size
+    bound = _element_bound(
+        spec.family,
+        spec.N,
+        spec.rings,
+        spec.cutoff_function(),
+        spec.maximum_offset,
+        len(spec.out_repr.irreps),
+        len(spec.in_repr.irreps),
+    )
     return {
-        "blocks": _element_bound(spec) * _BLOCK_FLOATS * points * 8,
+        "blocks": bound * _BLOCK_FLOATS * points * 8,
         "changes of basis": (o * o + 2 * i * i) * 8,
     }
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .budget import check_group, check_representation_size
+from .budget import BasisTooLargeError, check_group, check_layer_budget
 from .group import Representation
 from .gspaces import Flip2dOnR2, FlipRot2dOnR2, GSpace, Rot2dOnR2, TrivialOnR2
 from .specs import BasisSpec, kernel_spec
@@ -85,6 +85,7 @@ def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
     if kind != "kernel":
         raise LayerError(f"kind {kind!r} is not supported (only 'kernel')")
     gspace = _build_gspace(desc)
+    _check_budget(gspace, desc)
     in_repr = _resolve_repr(gspace, desc["in"], "in")
     out_repr = _resolve_repr(gspace, desc["out"], "out")
     cutoff = desc.get("frequencies_cutoff")
@@ -227,6 +228,79 @@ def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
         raise LayerError(str(exc)) from None
 
 
+def _parse_names(names: Any, field: str) -> list[tuple[int, str]]:
+    """``[(multiplicity, name), ...]`` of a representation field."""
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise LayerError(f"'{field}' must be a representation name or a non-empty list of names")
+    parsed = []
+    for item in names:
+        m = _MULTIPLE_RE.fullmatch(str(item))
+        if m is None:
+            raise LayerError(f"'{field}': {item!r} is not a representation name")
+        count = int(m.group(1) or 1)
+        if count < 1:
+            raise LayerError(f"'{field}': multiplicity must be positive in {item!r}")
+        parsed.append((count, m.group(2)))
+    return parsed
+
+
+def _size_of(group: Any, name: str) -> tuple[int, int]:
+    """``(size, number of irreps)`` of a named representation, without building it (zeros
+    when the name is unknown: the resolution reports it)."""
+    if name == "regular":
+        order = group.order()
+        if order <= 0:
+            return 0, 0
+        sizes = [irrep.size for irrep in group.irreps.values()]
+        # the real regular representation holds each irrep as often as it is absolutely
+        # irreducible (real-type irreps: their size; the 2-dim irreps of C_N: once)
+        rotations_only = getattr(group, "N", None) == order and order > 2
+        return order, sum(1 if rotations_only else size for size in sizes)
+    if name == "trivial":
+        return 1, 1
+    if name in group.irreps:
+        return group.irreps[name].size, 1
+    if name in group.representations:
+        rep = group.representations[name]
+        return rep.size, len(rep.irreps)
+    return 0, 0
+
+
+def _check_budget(gspace: GSpace, desc: Mapping[str, Any]) -> None:
+    """Refuse a layer whose basis is too big from the sizes of its fields, before building them."""
+    group = gspace.fibergroup
+    sizes = {}
+    for f in ("out", "in"):
+        parts = [(count, *_size_of(group, name)) for count, name in _parse_names(desc[f], f)]
+        sizes[f] = (sum(c * s for c, s, _ in parts), sum(c * n for c, _, n in parts))
+    cutoff = desc.get("frequencies_cutoff")
+    if isinstance(cutoff, str):
+        try:
+            cutoff = float(cutoff)
+        except ValueError:
+            pass
+    n = group.order()
+    try:
+        check_layer_budget(
+            gspace.family,
+            -1 if n < 0 else max(n // (2 if gspace.family == "fliprot2d" else 1), 1),
+            _field(desc, "kernel_size", int),
+            sizes["out"][0],
+            sizes["in"][0],
+            sizes["out"][1],
+            sizes["in"][1],
+            rings=_float_list(desc, "rings"),
+            frequencies_cutoff=cutoff,
+            maximum_offset=_field(desc, "maximum_offset", int),
+        )
+    except BasisTooLargeError:
+        raise
+    except (TypeError, ValueError):
+        pass  # a malformed value: kernel_spec names the field in its own message
+
+
 def _resolve_repr(gspace: GSpace, names: Any, field: str) -> Representation:
     """The direct sum named by ``names``: a name or a list of names, each optionally ``k*name``."""
     if isinstance(names, str):
@@ -242,9 +316,6 @@ def _resolve_repr(gspace: GSpace, names: Any, field: str) -> Representation:
         count, name = int(m.group(1) or 1), m.group(2)
         try:
             if name == "regular":
-                order = group.order()
-                if order > 0:
-                    check_representation_size(order, "the regular representation")
                 rep = gspace.regular_repr
             elif name == "trivial":
                 rep = gspace.trivial_repr

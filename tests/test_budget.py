@@ -1,0 +1,137 @@
+"""Bounded resources: sizes are estimated before anything is allocated and refused above a limit.
+
+Each case of the bug report is reproduced through ``e2c compile``: a huge group (``-N 100000``,
+``-N -1 --maximum-frequency 1000000``), a huge grid (``--kernel-size 1099511627777``) and the big
+D16/C16 kernels, which now compile in bounded memory (measured in a child process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cli
+from e2compile import budget, gspaces
+from e2compile.compiler import compile
+from e2compile.specs import kernel_spec
+from runtime import nn
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def e2c(root: Path, *args: str, env: dict | None = None):
+    return CliRunner().invoke(
+        cli.main, ["--cache-dir", str(root), *args], env=env, catch_exceptions=False
+    )
+
+
+def layer(*args: str) -> list[str]:
+    return ["compile", "--gspace", *args]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["rot2d", "-N", "100000", "--in", "regular", "--out", "regular"], "50001 irreps"),
+        (
+            ["rot2d", "-N", "-1", "--maximum-frequency", "1000000", "--in", "irrep_1"],
+            "1000001 irreps",
+        ),
+        (["rot2d", "-N", "3000", "--in", "regular", "--out", "regular"], "GiB"),
+        (["fliprot2d", "-N", "8", "--in", "regular", "--out", "regular"], "PiB"),
+    ],
+)
+def test_huge_groups_and_grids_are_refused_before_allocating(tmp_path, args, message):
+    size = "1099511627777" if "PiB" in message else "5"
+    if "--out" not in args:
+        args = [*args, "--out", "irrep_1"]
+    result = e2c(tmp_path, *layer(*args, "--kernel-size", size))
+    assert result.exit_code == 2
+    assert message in result.output and "refused before allocating" in result.output
+    assert "Traceback" not in result.output
+    assert not any(tmp_path.glob("*/*.h5"))
+
+
+def test_limit_from_flag_and_environment(tmp_path):
+    args = layer("fliprot2d", "-N", "16", "--in", "regular", "--out", "regular")
+    args += ["--kernel-size", "31"]
+    flag = e2c(tmp_path, *args, "--max-size", "100")
+    env = e2c(tmp_path, *args, env={budget.LIMIT_ENV: "100"})
+    for result in (flag, env):
+        assert result.exit_code == 2
+        assert "646.1 MiB, above the limit of 100.0 MiB" in result.output
+    bad = e2c(tmp_path, *args, env={budget.LIMIT_ENV: "lots"})
+    assert bad.exit_code != 0 and budget.LIMIT_ENV in str(bad.output or bad.exception)
+    assert e2c(tmp_path, *args, "--max-size", "0").exit_code == 2  # click rejects it
+
+
+def test_library_refuses_with_the_estimate(monkeypatch):
+    gs = gspaces.FlipRot2dOnR2(8)
+    spec = kernel_spec(gs, gs.regular_repr, gs.regular_repr, 9)
+    monkeypatch.setenv(budget.LIMIT_ENV, "0.5")
+    with pytest.raises(budget.BasisTooLargeError, match="above the limit of 512.0 KiB"):
+        compile(spec)
+    t = nn.FieldType(gs, [gs.regular_repr])
+    with pytest.raises(ValueError, match="refused before allocating"):
+        nn.R2Conv(t, t, 1099511627777)
+    monkeypatch.setenv(budget.IRREPS_ENV, "3")
+    with pytest.raises(budget.BasisTooLargeError, match="7 irreps"):
+        budget.check_group("fliprot2d", 8)
+
+
+@given(
+    family=st.sampled_from(["rot2d", "fliprot2d", "flip2d", "trivial"]),
+    n=st.sampled_from([2, 3, 4, 6, 8]),
+    k=st.integers(1, 9),
+    cutoff=st.sampled_from([None, "fco2", 1.5, 3.0]),
+)
+def test_estimate_bounds_the_artifact(family, n, k, cutoff):
+    gs = {
+        "rot2d": lambda: gspaces.Rot2dOnR2(n),
+        "fliprot2d": lambda: gspaces.FlipRot2dOnR2(n),
+        "flip2d": gspaces.Flip2dOnR2,
+        "trivial": gspaces.TrivialOnR2,
+    }[family]()
+    spec = kernel_spec(gs, gs.regular_repr, gs.regular_repr, k, frequencies_cutoff=cutoff)
+    estimate = budget.estimate_spec_bytes(spec)["blocks"]
+    actual = compile(spec).blocks.nbytes
+    assert actual <= estimate
+    assert actual == 0 or estimate <= 16 * actual  # a bound, not a wild guess
+
+
+def _peak_rss_of(cmd: list[str], env: dict) -> tuple[int, subprocess.CompletedProcess]:
+    """Peak RSS (bytes) of a child process (Linux: ru_maxrss in KiB)."""
+    script = (
+        "import json, resource, subprocess, sys;"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "print(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode,"
+        " p.stdout, p.stderr]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, *cmd], env=env, capture_output=True, text=True, check=True
+    )
+    rss, code, stdout, stderr = json.loads(out.stdout)
+    return rss * 1024, subprocess.CompletedProcess(cmd, code, stdout, stderr)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ")
+def test_d16_k21_compiles_in_bounded_memory(tmp_path):
+    """The k=21 D16 regular layer needed 5.3 GB for a 2.5 GiB dense artifact; compact, its
+    artifact is 82 MiB and the whole process stays well under 1 GB."""
+    env = dict(os.environ, E2C_CACHE_DIR=str(tmp_path), PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "cli", "compile", "--gspace", "fliprot2d", "-N", "16"]
+    cmd += ["--in", "regular", "--out", "regular", "--kernel-size", "21", "--json"]
+    peak, result = _peak_rss_of(cmd, env)
+    assert result.returncode == 0, result.stderr
+    (artifact,) = tmp_path.glob("*/*.h5")
+    size = artifact.stat().st_size
+    assert size < 128 * 2**20
+    assert peak < 3 * size + 400 * 2**20, (peak, size)  # blocks + a copy + the interpreter

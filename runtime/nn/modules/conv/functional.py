@@ -102,20 +102,21 @@ def expand_compact(coefficients: Tensor, basis: CompactBasis, n_out: int, n_in: 
     fields = n_out * n_in
     flat = coefficients.reshape(fields, -1)
     flat = torch.cat([flat, flat.new_zeros(fields, 1)], dim=1)  # the padding coefficient
-    gathered = flat[:, basis.coefficient_index]  # (F, Q, M)
-    per_pair_filters = torch.bmm(gathered.permute(1, 0, 2), basis.pair_blocks)  # (Q, F, 4 S)
+    gathered = flat.index_select(1, basis.coefficient_index.reshape(-1))
+    gathered = gathered.view(fields, pairs, per_pair).transpose(0, 1)  # (Q, F, M)
+    per_pair_filters = torch.bmm(gathered, basis.pair_blocks)  # (Q, F, 4 S)
     if basis.pair_index is not None:
         full = per_pair_filters.new_zeros(n_o * n_i, fields, s4)
         per_pair_filters = full.index_copy(0, basis.pair_index, per_pair_filters)
-    k = per_pair_filters.view(n_o, n_i, n_out, n_in, 2, 2, s)
-    q_out = basis.q_out.view(o, n_o, 2)
-    q_in = basis.q_in.view(n_i, 2, i)
+    k = per_pair_filters.view(n_o, n_i, fields, 2, 2, s)  # (o, i, F, x, y, p)
     if basis.in_first:
-        t = torch.einsum("jkacxyp,kyI->jacxIp", k, q_in)
-        out = torch.einsum("Ojx,jacxIp->aOcIp", q_out, t)
+        t = k.permute(2, 0, 3, 5, 1, 4).reshape(-1, two_ni) @ basis.q_in  # (F, o, x, p | I)
+        t = t.view(n_out, n_in, two_no, s, i).permute(2, 0, 1, 4, 3).reshape(two_no, -1)
+        out = (basis.q_out @ t).view(o, n_out, n_in, i, s).transpose(0, 1)  # (a, O, b, I, p)
     else:
-        t = torch.einsum("Ojx,jkacxyp->Okacyp", q_out, k)
-        out = torch.einsum("Okacyp,kyI->aOcIp", t, q_in)
+        t = basis.q_out @ k.permute(0, 3, 2, 1, 4, 5).reshape(two_no, -1)  # (O | F, i, y, p)
+        t = t.view(o, n_out, n_in, two_ni, s).permute(1, 0, 2, 4, 3)  # (a, O, b, p, iy)
+        out = (t.reshape(-1, two_ni) @ basis.q_in).view(n_out, o, n_in, s, i).transpose(-1, -2)
     return out.reshape(n_out * o, n_in * i, s)
 
 

@@ -66,22 +66,28 @@ def block_norms(
     in_position: np.ndarray,
     qo_pad: np.ndarray,
     qi_pad: np.ndarray,
+    chunk_bytes: int = 64 * 2**20,
 ) -> np.ndarray:
     """Squared Frobenius norm (summed over points) of every dense element, without forming it.
 
     ``||Q_o b Q_i||^2 = sum_p tr(b_p^T G_o b_p H_i)`` with the 2x2 Gram matrices
-    ``G_o = Q_o^T Q_o`` and ``H_i = Q_i Q_i^T`` of the two irreps' slots.
+    ``G_o = Q_o^T Q_o`` and ``H_i = Q_i Q_i^T`` of the two irreps' slots, in chunks of about
+    ``chunk_bytes`` of blocks (two temporaries of that size).
     """
+    grams_out = np.stack(
+        [qo_pad[:, BLOCK * j : BLOCK * j + BLOCK] for j in range(qo_pad.shape[1] // BLOCK)]
+    )
+    grams_out = np.einsum("axj,axk->ajk", grams_out, grams_out)  # Q_o^T Q_o per irrep
+    grams_in = qi_pad.reshape(-1, BLOCK, qi_pad.shape[1])
+    grams_in = np.einsum("ajx,akx->ajk", grams_in, grams_in)  # Q_i Q_i^T per irrep
     out = np.empty(blocks.shape[0])
-    pairs = out_position.astype(np.int64) * (int(in_position.max(initial=0)) + 1) + in_position
-    for pair in np.unique(pairs):
-        rows = np.flatnonzero(pairs == pair)
-        oo, ii = int(out_position[rows[0]]), int(in_position[rows[0]])
-        q_o = qo_pad[:, BLOCK * oo : BLOCK * oo + BLOCK]
-        q_i = qi_pad[BLOCK * ii : BLOCK * ii + BLOCK]
-        gram_o, gram_i = q_o.T @ q_o, q_i @ q_i.T
-        b = blocks[rows]
-        out[rows] = np.einsum("nxyp,xz,nzwp,yw->n", b, gram_o, b, gram_i, optimize=True)
+    step = max(1, chunk_bytes // max(1, blocks[0].nbytes))
+    for start in range(0, blocks.shape[0], step):
+        b = blocks[start : start + step]
+        g = grams_out[out_position[start : start + step]]
+        h = grams_in[in_position[start : start + step]]
+        gbh = np.einsum("nxwp,nwy->nxyp", np.einsum("nxz,nzwp->nxwp", g, b), h)
+        out[start : start + step] = np.einsum("nxyp,nxyp->n", b, gbh)
     return out
 
 

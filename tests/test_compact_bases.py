@@ -100,6 +100,8 @@ def test_filters_equal_the_dense_expansion(space, path, monkeypatch):
         (nn.R2ConvTransposed, {"kernel_size": 5}),
     ):
         conv = cls(in_type, out_type, **kwargs)
+        blocks = [b for b in conv.basisexpansion.blocks if b.dimension()]
+        assert path is None or all(b.path == path for b in blocks)
         filt, _ = conv.expand_parameters()
         assert _relative(filt, dense_reference_filter(conv)) < 1e-12, (cls, kwargs)
 

@@ -172,11 +172,15 @@ class SingleBlockBasisExpansion(BasisExpansion):
         costs = F.compact_costs(
             self._fields, self._dim, present.size, per_pair, o, i, n_o, n_i, self.S
         )
-        self.path = (
-            "dense"
-            if costs["dense"] <= min(costs["out_first"], costs["in_first"])
-            else ("in_first" if costs["in_first"] < costs["out_first"] else "out_first")
-        )
+        self.path = min(("dense", "in_first", "out_first"), key=lambda p: (costs[p], p))
+        if self.force_path is not None:
+            if self.force_path not in costs:
+                raise ValueError(
+                    f"force_path must be one of {sorted(costs)}, got {self.force_path!r}"
+                )
+            self.path = self.force_path
+        if self._dim == 0:
+            self.path = "dense"  # an empty basis: a zero block, nothing to expand
         if self.path == "dense":
             dense = basis.dense_basis(element) if self._dim else np.zeros((0, o, i, self.S))
             buffer("sampled_basis", dense.astype(dtype))

@@ -103,16 +103,18 @@ class SingleBlockBasisExpansion(BasisExpansion):
     ``(..., dim)`` coefficients to ``(..., O, I, S)``; :meth:`expand` expands the coefficients of
     ``n_out x n_in`` field pairs at once.
 
-    ``fields`` (how many field pairs a forward expands, a hint) chooses the path by FLOP count
-    (:func:`.functional.compact_costs`): the compact path keeps the blocks grouped by irreps pair
-    plus the two changes of basis; the dense path (small bases, where one matrix product beats the
-    compact path's launches) keeps the dense basis, expanded at load time. Both are
+    ``fields`` (how many field pairs a forward expands, a hint) chooses the path by a cost model
+    (:func:`.functional.compact_costs`: multiply-adds plus memory traffic): the compact path keeps
+    the blocks grouped by irreps pair plus the two changes of basis; the dense path (where one
+    large matrix product beats the compact path's memory-bound steps: most layers with a few
+    dozen elements per pair on a CPU) keeps the dense basis, expanded at load time. Both are
     non-persistent buffers rebuilt from the store by :meth:`materialize_buffers` (e.g. after
     ``.to("meta")`` and ``.to_empty()``).
     """
 
-    #: Force a path (``"dense"``, ``"out_first"``, ``"in_first"``) instead of the FLOP count;
-    #: for tests and benchmarks.
+    #: Force a path instead of the cost model: ``"dense"``, ``"out_first"``, ``"in_first"``, or
+    #: ``"compact"`` (the cheaper compact order): e.g. to keep the small buffers of the compact
+    #: path where the model picks the faster dense one. Read when a layer is built.
     force_path: str | None = None
 
     def __init__(
@@ -173,7 +175,9 @@ class SingleBlockBasisExpansion(BasisExpansion):
             self._fields, self._dim, present.size, per_pair, o, i, n_o, n_i, self.S
         )
         self.path = min(("dense", "in_first", "out_first"), key=lambda p: (costs[p], p))
-        if self.force_path is not None:
+        if self.force_path == "compact":
+            self.path = min(("in_first", "out_first"), key=lambda p: (costs[p], p))
+        elif self.force_path is not None:
             if self.force_path not in costs:
                 raise ValueError(
                     f"force_path must be one of {sorted(costs)}, got {self.force_path!r}"

@@ -33,9 +33,13 @@ __all__ = [
     "expand_bias",
 ]
 
-#: FLOP-equivalents charged per extra kernel launch of the compact path (gather, scatter, the
-#: two changes of basis, the permutes): small layers stay on the one-product dense path.
+#: Cost model of :func:`compact_costs`, in multiply-add equivalents: each extra kernel launch of the
+#: compact path, and each element of its intermediates (written, permuted, read back, and again in
+#: the backward pass: memory-bound work). Fitted on a 2-core x86 CPU, where a multiply-add of the
+#: dense path's one large matrix product costs about 0.6 ns and the compact path's memory-bound
+#: steps cost 20-100 multiply-adds per intermediate element (``benchmarks/expansion_paths.py``).
 LAUNCH_COST = 50_000
+ELEMENT_COST = 64
 
 
 def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> Tensor:
@@ -76,15 +80,24 @@ class CompactBasis(NamedTuple):
 def compact_costs(
     fields: int, dim: int, pairs: int, per_pair: int, o: int, i: int, n_o: int, n_i: int, s: int
 ) -> dict[str, float]:
-    """Multiply-adds of expanding ``fields`` field pairs: ``dense`` (one product with the dense
-    ``(dim, O, I, S)`` basis) and the compact path with ``q_out`` first (``out_first``) or
-    ``q_in`` first (``in_first``); the compact ones include :data:`LAUNCH_COST` per launch."""
+    """Estimated cost of expanding ``fields`` field pairs: ``dense`` (one product with the dense
+    ``(dim, O, I, S)`` basis) and the compact path with ``q_out`` first (``out_first``) or ``q_in``
+    first (``in_first``): multiply-adds plus :data:`LAUNCH_COST` per extra launch and
+    :data:`ELEMENT_COST` per element of the intermediates."""
     blocks = fields * pairs * per_pair * 4 * s
-    launches = 6 * LAUNCH_COST
+    gathered = fields * pairs * per_pair
+    final = fields * o * i * s
+    common = blocks + 6 * LAUNCH_COST + ELEMENT_COST * (gathered + 2 * fields * pairs * 4 * s)
+    out_mid = fields * o * 2 * n_i * s  # after q_out
+    in_mid = fields * 2 * n_o * i * s  # after q_in
     return {
         "dense": float(fields) * dim * o * i * s,
-        "out_first": blocks + fields * s * (o * 2 * n_o * 2 * n_i + o * 2 * n_i * i) + launches,
-        "in_first": blocks + fields * s * (2 * n_o * 2 * n_i * i + o * 2 * n_o * i) + launches,
+        "out_first": common
+        + fields * s * (o * 2 * n_o * 2 * n_i + o * 2 * n_i * i)
+        + ELEMENT_COST * 2 * (out_mid + final),
+        "in_first": common
+        + fields * s * (2 * n_o * 2 * n_i * i + o * 2 * n_o * i)
+        + ELEMENT_COST * 2 * (in_mid + final),
     }
 
 

@@ -56,21 +56,29 @@ DEFAULT_MEMO_MB = 256
 
 
 class OfflineBasisMissError(LookupError):
-    """A basis is needed, the store lacks it, and offline mode forbids compiling it."""
+    """A basis is needed, the store lacks it, and offline mode forbids compiling it.
 
-    def __init__(self, spec: BasisSpec):
+    The message is short whatever the spec's size (key, family, N, kernel size, channels) and
+    ``command`` always runs: ``e2c compile FILE``, where ``spec_file`` (written by the store under
+    ``<root>/missing/`` or the temporary directory) holds the missing spec.
+    """
+
+    def __init__(self, spec: BasisSpec, spec_file: str | None = None):
         self.spec = spec
-        # the same command as cache.compile_command (not imported: h5py stays out of runtime import)
-        self.command = f"e2c compile --spec-json {shlex.quote(spec.canonical_json())}"
+        self.spec_file = spec_file
+        if spec_file is not None:
+            self.command = f"e2c compile {shlex.quote(spec_file)}"
+        else:
+            self.command = "e2c compile path.py:build_model"
         super().__init__(
             f"offline mode is on (E2C_OFFLINE=1 or Store(offline=True)) and the store holds no "
-            f"basis for spec {spec.key[:16]} ({_describe(spec)}). Put it in the store first, "
-            f"e.g. with `e2c compile path.py:build_model` for the whole model, or with:\n"
-            f"  {self.command}"
+            f"basis {spec.key} ({_describe(spec)}). Put it in the store first, with:\n"
+            f"  {self.command}\n"
+            f"or with `e2c compile path.py:build_model` for the whole model."
         )
 
     def __reduce__(self):
-        return (type(self), (self.spec,))
+        return (type(self), (self.spec, self.spec_file))
 
 
 def _describe(spec: Any) -> str:
@@ -80,6 +88,9 @@ def _describe(spec: Any) -> str:
         value = getattr(spec, name, None)
         if value is not None:
             fields.append(f"{name}={value}")
+    sizes = [getattr(getattr(spec, r, None), "size", None) for r in ("in_repr", "out_repr")]
+    if None not in sizes:
+        fields.append(f"{sizes[0]}->{sizes[1]} channels")
     return ", ".join(fields) or repr(spec)
 
 
@@ -210,9 +221,9 @@ def load_basis(spec: BasisSpec, store: Store | None = None, recompute: bool = Fa
         return _to_record(key, compiled[0])
 
     try:
-        record = store.get_or_create(key, factory)
-    except OfflineMissError:
-        raise OfflineBasisMissError(spec) from None
+        record = store.get_or_create(key, factory, spec=spec.canonical_json())
+    except OfflineMissError as exc:
+        raise OfflineBasisMissError(spec, exc.spec_file) from None
     artifact = compiled[0] if compiled else _from_record(record)
     MEMO.put(key, artifact)
     return artifact

@@ -80,6 +80,7 @@ class OfflineMissError(CacheError, LookupError):
         self.key = key
         self.spec_json = spec_json
         self.spec_file = spec_file
+        self.summary = summary
         if spec_file is not None:
             hint = f"compile it ahead of time with:\n    e2c compile {shlex.quote(spec_file)}"
         else:
@@ -91,7 +92,7 @@ class OfflineMissError(CacheError, LookupError):
         )
 
     def __reduce__(self):
-        return (type(self), (self.key, self.spec_json, self.spec_file))
+        return (type(self), (self.key, self.spec_json, self.spec_file, self.summary))
 
 
 class CorruptArtifactWarning(UserWarning):

@@ -108,9 +108,7 @@ class ArtifactMemo:
     """
 
     def __init__(self, max_bytes: int | None = None):
-        if max_bytes is None:
-            max_bytes = int(float(os.environ.get(MEMO_ENV, DEFAULT_MEMO_MB)) * 2**20)
-        self.max_bytes = max_bytes
+        self._max_bytes = max_bytes  # None: read E2C_MEMO_MB on first use, never at import
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -127,16 +125,28 @@ class ArtifactMemo:
             self.hits += 1
             return item[0]
 
+    @property
+    def max_bytes(self) -> int:
+        """The bound in bytes (``E2C_MEMO_MB`` when not given; a bad value is a ``ValueError``)."""
+        if self._max_bytes is None:
+            self._max_bytes = memo_bytes_from_env()
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._max_bytes = value
+
     def put(self, key: str, artifact: Any) -> None:
         size = _nbytes(artifact)
+        max_bytes = self.max_bytes
         with self._lock:
             if key in self._items:
                 self._bytes -= self._items.pop(key)[1]
-            if size > self.max_bytes:
+            if size > max_bytes:
                 return
             self._items[key] = (artifact, size)
             self._bytes += size
-            while self._bytes > self.max_bytes:
+            while self._bytes > max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
@@ -161,6 +171,23 @@ class ArtifactMemo:
             f"ArtifactMemo({len(self)} artifacts, {self._bytes / 2**20:.1f} of "
             f"{self.max_bytes / 2**20:.0f} MiB, hits={self.hits}, misses={self.misses})"
         )
+
+
+def memo_bytes_from_env() -> int:
+    """``E2C_MEMO_MB`` in bytes (default :data:`DEFAULT_MEMO_MB`); ``ValueError`` naming the
+    variable when it is not a number of MiB >= 0."""
+    text = os.environ.get(MEMO_ENV, "").strip()
+    if not text:
+        return DEFAULT_MEMO_MB * 2**20
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = float("nan")
+    if not 0 <= mb < float("inf"):
+        raise ValueError(
+            f"{MEMO_ENV}={text!r}: expected a size in MiB, a number >= 0 (0 turns the memo off)"
+        )
+    return int(mb * 2**20)
 
 
 def _nbytes(artifact: Any) -> int:

@@ -247,7 +247,7 @@ def array_checksum(arr: np.ndarray) -> str:
             h.update(struct.pack("<Q", len(data)))
             h.update(data)
     else:
-        h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))  # no copy of the data
     return h.hexdigest()
 
 

@@ -18,6 +18,7 @@ import json
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -134,12 +135,20 @@ class _Group(click.Group):
     failure is a failure (1). Never a traceback for those."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        original = warnings.formatwarning
+        warnings.formatwarning = _format_warning  # one line, no source excerpt
         try:
             return super().invoke(ctx)
         except (SourceError, ManifestError) as exc:
             raise click.UsageError(str(exc)) from None
         except (CacheError, BuildError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            warnings.formatwarning = original
+
+
+def _format_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> str:
+    return f"warning ({category.__name__}): {message}\n"
 
 
 @click.group(cls=_Group)

@@ -242,6 +242,8 @@ class Store:
         """Raise :class:`~cache.errors.StoreWriteError` (naming the root) unless a file can be
         created in the writable root now; creates the root if needed."""
         root = self.root.root
+        if os.path.lexists(root) and not root.is_dir():
+            raise StoreWriteError(f"the store root {root} is not a directory")
         try:
             root.mkdir(parents=True, exist_ok=True)
             create_temp(root, "write-check").unlink()

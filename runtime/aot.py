@@ -225,7 +225,7 @@ def _compile_one(spec_json: str, root: str, layers: list[str]) -> CompileResult:
 
     The result must reach the root: a write failure is a failure, never a silent success.
     """
-    from cache import Record, Store, key_for
+    from cache import LayerWarning, Record, Store, key_for
 
     start = time.perf_counter()
     key = key_for(spec_json)
@@ -241,7 +241,7 @@ def _compile_one(spec_json: str, root: str, layers: list[str]) -> CompileResult:
             return Record(key, arrays, meta)
 
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="cache.store")  # layers already reported
+            warnings.simplefilter("ignore", LayerWarning)  # the parent reported the layers
             store = Store(root, layers, offline=False)
         store.get_or_create(key, factory, spec=spec_json, strict=True)
         status, error = ("compiled" if made else "cached"), None

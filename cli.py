@@ -32,6 +32,7 @@ from runtime.aot import BuildError, SourceError, select_shard
 __all__ = ["main", "parse_duration", "parse_size", "select_shard"]
 
 pass_store = click.make_pass_decorator(Store)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -190,7 +191,7 @@ def cache_group() -> None:
 
 @cache_group.command("path")
 @click.option("--all", "show_all", is_flag=True, help="Also list the read-only layers.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_path(store: Store, show_all: bool, as_json: bool) -> None:
     """Print the writable store root (with --all: every layer, in search order)."""
@@ -218,7 +219,7 @@ def _row(store: Store, d: Any) -> dict[str, Any]:
 
 
 @cache_group.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_ls(store: Store, as_json: bool) -> None:
     """List the artifacts of every layer (headers only; use `verify` to check the data)."""
@@ -238,7 +239,7 @@ def cache_ls(store: Store, as_json: bool) -> None:
 
 @cache_group.command("info")
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_info(store: Store, key: str, as_json: bool) -> None:
     """Show one artifact (header only): KEY is a key or a unique prefix of one."""
@@ -270,7 +271,7 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
 @cache_group.command("verify")
 @click.option("--no-quarantine", is_flag=True,
               help="Report invalid files without moving them aside.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_verify(store: Store, no_quarantine: bool, as_json: bool) -> None:
     """Check every artifact of every layer: header, key, schema, checksums.
@@ -309,7 +310,7 @@ def cache_verify(store: Store, no_quarantine: bool, as_json: bool) -> None:
 @click.option("--keep-manifest", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Never remove the keys listed in this manifest; repeatable.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_gc(store: Store, older_than: float | None, max_size: int | None,
              keep_manifest: tuple[str, ...], dry_run: bool, as_json: bool) -> None:  # fmt: skip
@@ -359,7 +360,7 @@ def _report_transfer(action: str, report: Any, as_json: bool) -> None:
 @click.argument("keys", nargs=-1)
 @click.option("--manifest", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Pack the keys listed in this manifest; repeatable.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_pack(store: Store, output: str, keys: tuple[str, ...], manifest: tuple[str, ...],
                as_json: bool) -> None:  # fmt: skip
@@ -379,7 +380,7 @@ def cache_pack(store: Store, output: str, keys: tuple[str, ...], manifest: tuple
 @cache_group.command("unpack")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
 @click.argument("keys", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_unpack(store: Store, bundle: str, keys: tuple[str, ...], as_json: bool) -> None:
     """Copy the artifacts of BUNDLE (or only KEYS) into the writable root, bit for bit.
@@ -395,14 +396,9 @@ def cache_unpack(store: Store, bundle: str, keys: tuple[str, ...], as_json: bool
 
 @cache_group.command("merge")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the union as a new bundle instead of copying into the writable root.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the union as a new bundle, not into the writable root.")  # fmt: skip
+@_json_option
 @pass_store
 def cache_merge(store: Store, sources: tuple[str, ...], output: str | None, as_json: bool) -> None:
     """Merge store directories and bundles SOURCES into the writable root (or into --output).
@@ -450,9 +446,7 @@ def _collect(sources: tuple[str, ...], spec_json: tuple[str, ...], layer: dict) 
 
 @main.command("compile")
 @click.argument("sources", nargs=-1)
-@click.option(
-    "--spec-json", multiple=True, help="A canonical BasisSpec JSON to compile; repeatable."
-)
+@click.option("--spec-json", multiple=True, help="A canonical BasisSpec JSON; repeatable.")
 @click.option("--gspace", help="Single layer: gspace family (rot2d, fliprot2d, flip2d, trivial).")
 @click.option("-N", "--N", "N", type=int, help="Single layer: rotation order (-1: continuous).")
 @click.option("--maximum-frequency", type=int, help="Single layer: irreps bound of SO(2)/O(2).")
@@ -471,15 +465,12 @@ def _collect(sources: tuple[str, ...], spec_json: tuple[str, ...], layer: dict) 
 @click.option("--shard", callback=_parse_shard, metavar="i/n",
               help="Compile only share i of n (0 <= i < n) of the sorted keys: one per cluster "
               "array job.")  # fmt: skip
-@click.option(
-    "--manifest",
-    type=click.Path(dir_okay=False),
-    help="Write the keys (and specs) of this run's share to this JSON file.",
-)
+@click.option("--manifest", type=click.Path(dir_okay=False),
+              help="Write the keys (and specs) of this run's share to this JSON file.")  # fmt: skip
 @click.option("--bundle", type=click.Path(dir_okay=False),
               help="Pack this run's artifacts into a bundle.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="List the specs of this share; compile nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ...], jobs: int,
                 shard: tuple[int, int] | None, manifest: str | None, bundle: str | None,

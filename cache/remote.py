@@ -32,7 +32,7 @@ from .record import Record, is_key
 
 __all__ = ["RemoteLayer", "DEFAULT_TIMEOUT_S"]
 
-#: Seconds a remote request may take before the layer counts as unreachable.
+#: Seconds a connection or a read may stall before the layer counts as unreachable.
 DEFAULT_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 
@@ -55,6 +55,7 @@ class RemoteLayer:
         self._bundle: Bundle | None = None
         self._bad: set[str] = set()  # keys reported invalid
         self._down: str | None = None  # why the server is unreachable (reported once)
+        self._unlisted = False  # listing failed (reported once)
 
     def __repr__(self) -> str:
         return f"RemoteLayer({self.url!r})"
@@ -75,7 +76,8 @@ class RemoteLayer:
             if self._http:
                 import aiohttp
 
-                options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=self.timeout)}
+                timeout = aiohttp.ClientTimeout(sock_connect=self.timeout, sock_read=self.timeout)
+                options["client_kwargs"] = {"timeout": timeout}
             try:
                 self._fs, self._path = fsspec.core.url_to_fs(self.url, **options)
             except (ImportError, ValueError) as exc:
@@ -221,11 +223,16 @@ class RemoteLayer:
         return iter(sorted(set(keys)))
 
     def keys(self) -> list[str]:
-        """Every key, sorted; empty (with one warning) when the layer cannot be listed."""
+        """Every key, sorted; empty (with one warning) when the layer cannot be listed (a server
+        without index pages still serves artifacts by key)."""
+        if self._down is not None:
+            return []
         try:
             return list(self.iterate())
         except UnavailableLayerError as exc:
-            self._report_down(exc)
+            if not self._unlisted:
+                self._unlisted = True
+                warnings.warn(f"cache layer {self.url}: {exc.reason}", LayerWarning, stacklevel=2)
             return []
 
     def describe(self, key: str) -> Description:

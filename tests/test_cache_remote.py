@@ -164,3 +164,26 @@ def test_remote_layer_never_writes(tmp_path, served):
     server, _ = served
     layer = RemoteLayer(server.url + "/store")
     assert not layer.writable and not hasattr(layer, "put")
+
+
+def test_a_server_without_index_pages_still_serves_by_key(tmp_path, served):
+    server, records = served
+
+    class NoIndex(_Handler):
+        def list_directory(self, path):
+            self.send_error(404)
+
+    site = Path(server.httpd.RequestHandlerClass.keywords["directory"])
+    plain = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(NoIndex, directory=str(site))
+    )
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{plain.server_address[1]}/store"
+        store = Store(tmp_path / "root", layers=[url])
+        with pytest.warns(LayerWarning, match="cannot list"):
+            assert store.keys() == []
+        assert store.get(records[1].key) == records[1]
+    finally:
+        plain.shutdown()
+        plain.server_close()

@@ -7,7 +7,8 @@ twice. Invalid files are reported once, moved to ``<root>/quarantine/`` (writabl
 treated as misses.
 
 Layout of a root: ``ab/abcd….h5`` artifacts, ``locks/<key>.lock`` lock files, ``quarantine/``
-files moved aside, ``.<key>.*.tmp`` in-flight writes (removed by :meth:`FileStore.gc` when stale).
+files moved aside, ``missing/`` spec files written by offline misses, ``.<key>.*.tmp`` in-flight
+writes (:meth:`FileStore.gc` removes stale temporary and missing-spec files).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ TOUCH_INTERVAL_S = 3600.0
 #: ``gc`` removes temporary files of interrupted writes older than this.
 STALE_TEMP_S = 3600.0
 QUARANTINE_DIR = "quarantine"
+MISSING_DIR = "missing"
 LOCK_DIR = "locks"
 
 
@@ -420,6 +422,10 @@ class FileStore:
                     with contextlib.suppress(OSError):
                         if now - p.stat().st_mtime > STALE_TEMP_S:
                             report.temp_files.append(p)
+        for p in self._listdir(self.root / MISSING_DIR):  # spec files of offline misses
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > STALE_TEMP_S:
+                    report.temp_files.append(p)
         report.quarantine_files = self._listdir(self.quarantine_dir)
         if not dry_run:
             for p in [e.path for e in report.removed] + report.temp_files + report.quarantine_files:

@@ -109,7 +109,9 @@ def write_missing_specs(specs: Mapping[str, str], root: str | os.PathLike[str]) 
     """Write a manifest of missing specs where a later ``e2c compile FILE`` can read it: under
     ``<root>/missing/`` when writable, else the temporary directory. ``None`` if neither works."""
     name = f"missing-{next(iter(specs))[:16]}.json"
-    for directory in (Path(root) / "missing", Path(tempfile.gettempdir())):
+    from .filestore import MISSING_DIR
+
+    for directory in (Path(root) / MISSING_DIR, Path(tempfile.gettempdir())):
         try:
             return write_manifest(directory / name, specs)
         except OSError:

@@ -428,3 +428,15 @@ def test_offline_miss_error_pickles(tmp_path):
         store.get_or_create(record.key, lambda: record, spec=record.spec)
     again = pickle.loads(pickle.dumps(info.value))
     assert again.spec_file == info.value.spec_file and str(again) == str(info.value)
+
+
+def test_gc_removes_stale_missing_spec_files(tmp_path):
+    store = Store(tmp_path, layers=[], offline=True)
+    record = make_record(4)
+    with pytest.raises(OfflineMissError) as info:
+        store.get_or_create(record.key, lambda: record, spec=record.spec)
+    path = Path(info.value.spec_file)
+    assert path.parent == tmp_path / "missing"
+    assert store.gc().temp_files == []  # fresh: kept
+    os.utime(path, (1, 1))
+    assert store.gc().temp_files == [path] and not path.exists()

@@ -17,17 +17,27 @@ error).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .bundle import Bundle
 from .errors import CorruptArtifactError, LayerWarning, UnavailableLayerError
 from .filestore import warn_invalid
-from .format import MAX_FILE_BYTES, ArtifactInfo, open_checked, open_sealed, read_artifact
-from .layer import Description, VerifyResult
+from .format import (
+    MAX_FILE_BYTES,
+    ArtifactInfo,
+    open_checked,
+    open_sealed,
+    read_artifact,
+    read_info,
+)
+from .layer import Description, VerifyResult, bundle_member
 from .record import Record, is_key
 
 __all__ = ["RemoteLayer", "DEFAULT_TIMEOUT_S"]
@@ -51,7 +61,7 @@ class RemoteLayer:
         self._http = self.url.split("://", 1)[0].lower() in ("http", "https")
         self._fs: Any = None
         self._path = ""
-        self._spool: tempfile.TemporaryDirectory | None = None
+        self._spool: Path | None = None
         self._bundle: Bundle | None = None
         self._bad: set[str] = set()  # keys reported invalid
         self._down: str | None = None  # why the server is unreachable (reported once)
@@ -86,8 +96,9 @@ class RemoteLayer:
 
     def _spool_dir(self) -> Path:
         if self._spool is None:
-            self._spool = tempfile.TemporaryDirectory(prefix="e2c-remote-")
-        return Path(self._spool.name)
+            self._spool = Path(tempfile.mkdtemp(prefix="e2c-remote-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._spool, True)
+        return self._spool
 
     def _fetch(self, rel: str) -> Path:
         """Copy ``<url>/<rel>`` into a local spool file, at most ``MAX_FILE_BYTES``.
@@ -155,13 +166,17 @@ class RemoteLayer:
             raise ValueError(f"malformed key {key!r}: expected 64 lowercase hex digits")
         if self.is_bundle:
             return self._local_bundle().load(key)
+        return self._read_fetched(key, read_artifact)
+
+    def _read_fetched(self, key: str, reader: Callable[..., Any]) -> Any:
+        """Fetch the file of ``key``, check its type, size and seal, and apply ``reader``."""
         path = self._fetch(f"{key[:2]}/{key}.h5")
         location = self._member(key)
         try:
             with open_checked(path, location) as fh:
                 f = open_sealed(fh, location)
                 try:
-                    return read_artifact(f, key, location)
+                    return reader(f, key, location)
                 finally:
                     f.close()
         finally:
@@ -169,6 +184,8 @@ class RemoteLayer:
                 path.unlink()
 
     def _member(self, key: str) -> str:
+        if self.is_bundle:
+            return bundle_member(self.url, key)
         return f"{self.url}/{key[:2]}/{key}.h5"
 
     def get(self, key: str) -> Record | None:
@@ -236,15 +253,23 @@ class RemoteLayer:
             return []
 
     def describe(self, key: str) -> Description:
-        """The header of ``key`` (the artifact is fetched, its arrays are not parsed)."""
-        size = None
+        """The header of ``key`` (the artifact is fetched, its arrays are not read)."""
+        if self.is_bundle:
+            try:
+                d = self._local_bundle().describe(key)
+                return dataclasses.replace(
+                    d, location=self._member(key), layer=self.url, layer_kind=self.kind
+                )
+            except UnavailableLayerError as exc:
+                return Description(key, self._member(key), self.url, self.kind, None, None,
+                                   exc.reason)  # fmt: skip
         try:
-            record, info = self.load(key)
-            size, reason = record.nbytes, ""
+            info, reason = self._read_fetched(key, read_info), ""
         except (CorruptArtifactError, UnavailableLayerError) as exc:
             info, reason = None, exc.reason
-        except (FileNotFoundError, KeyError):
+        except FileNotFoundError:
             info, reason = None, "missing"
+        size = info.nbytes if info is not None else None
         return Description(key, self._member(key), self.url, self.kind, size, info, reason)
 
     def verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
@@ -270,6 +295,6 @@ class RemoteLayer:
     def close(self) -> None:
         """Remove the local spool (fetched bundles)."""
         if self._spool is not None:
-            self._spool.cleanup()
+            self._cleanup()
             self._spool = None
             self._bundle = None

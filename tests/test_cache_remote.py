@@ -187,3 +187,21 @@ def test_a_server_without_index_pages_still_serves_by_key(tmp_path, served):
     finally:
         plain.shutdown()
         plain.server_close()
+
+
+@pytest.mark.parametrize("path", ["/store", "/models.h5"])
+def test_e2c_lists_and_verifies_a_remote_layer(tmp_path, served, path):
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    server, records = served
+    opts = ["--cache-dir", str(tmp_path / "root"), "--cache-path", server.url + path]
+    listing = CliRunner().invoke(cli.main, [*opts, "cache", "ls", "--json"])
+    rows = json.loads(listing.stdout)
+    assert [r["key"] for r in rows] == sorted(r.key for r in records)
+    assert all(r["valid"] and r["layer_kind"] == "remote" for r in rows)
+    verify = CliRunner().invoke(cli.main, [*opts, "cache", "verify"])
+    assert verify.exit_code == 0 and "3 artifacts checked, 0 invalid" in verify.output

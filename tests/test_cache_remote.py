@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_cache_record import make_record
 
 from cache import (
@@ -205,3 +207,20 @@ def test_e2c_lists_and_verifies_a_remote_layer(tmp_path, served, path):
     assert all(r["valid"] and r["layer_kind"] == "remote" for r in rows)
     verify = CliRunner().invoke(cli.main, [*opts, "cache", "verify"])
     assert verify.exit_code == 0 and "3 artifacts checked, 0 invalid" in verify.output
+
+
+_segment = st.text(alphabet="abcxyz019_-.", min_size=1, max_size=6)
+_local = st.lists(_segment, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
+_url = st.builds(
+    lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+    st.sampled_from(["http", "https", "s3", "gs"]),
+    st.from_regex(r"[a-z][a-z0-9.]{0,8}", fullmatch=True),
+    st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}")),
+    st.one_of(st.just(""), _local),
+)
+
+
+@given(st.lists(st.one_of(_local, _url), max_size=6))
+def test_separator_rule_round_trips(layers):
+    """Any mix of absolute local paths and URLs (with ports) joined by ':' splits back whole."""
+    assert split_layers(":".join(layers), ":") == layers

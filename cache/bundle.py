@@ -145,10 +145,14 @@ class Bundle:
         return iter(keys)
 
     def problem(self) -> str | None:
-        """Why this bundle cannot serve as a layer, or ``None``."""
+        """Why this bundle cannot serve as a layer, or ``None``. Cheap (no hashing): a missing
+        file, not a regular file, no seal, a wrong length; a flipped bit shows at first use."""
         try:
-            self.iterate()
-        except UnavailableLayerError as exc:
+            with open_checked(self.path) as fh:
+                check_seal(fh, str(self.path), full=False)
+        except FileNotFoundError:
+            return "does not exist"
+        except CorruptArtifactError as exc:
             return exc.reason
         return None
 

@@ -191,8 +191,12 @@ def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> No
         raise
 
 
-def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:
-    """Check the seal of an open binary file (read from its start); raise if it does not hold."""
+def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str, full: bool = True) -> None:
+    """Check the seal of an open binary file (read from its start); raise if it does not hold.
+
+    ``full=False`` checks only the seal's header and the file's length (cheap: no hashing), which
+    catches a missing seal and truncation but not a flipped bit.
+    """
     fh.seek(0)
     head = fh.read(USERBLOCK_SIZE)
     if len(head) < USERBLOCK_SIZE:
@@ -204,6 +208,14 @@ def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:
         raise UnreadableArtifactError(location, f"seal version {version}")
     if head[_SEAL.size :].count(0) != USERBLOCK_SIZE - _SEAL.size:
         raise CorruptArtifactError(location, "damaged seal (padding is not zero)")
+    if not full:
+        seen = fh.seek(0, os.SEEK_END) - USERBLOCK_SIZE
+        if seen != length:
+            raise CorruptArtifactError(
+                location, f"truncated or extended: {seen} bytes, sealed {length}"
+            )
+        fh.seek(0)
+        return
     h = hashlib.sha256()
     seen = 0
     while chunk := fh.read(_CHUNK):

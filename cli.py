@@ -17,7 +17,6 @@ import contextlib
 import json
 import re
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -25,9 +24,9 @@ from typing import Any
 import click
 
 from cache import CacheError, Store, is_key
-from cache.manifest import ManifestError, read_manifest_keys, spec_summary, write_manifest
+from cache.manifest import ManifestError, read_manifest_keys, spec_summary
 from e2compile import __version__
-from runtime.aot import BuildError, SourceError, select_shard
+from runtime.aot import BuildError, OutputError, SourceError, select_shard
 
 __all__ = ["main", "parse_duration", "parse_size", "select_shard"]
 
@@ -140,7 +139,7 @@ class _Group(click.Group):
         warnings.formatwarning = _format_warning  # one line, no source excerpt
         try:
             return super().invoke(ctx)
-        except (SourceError, ManifestError) as exc:
+        except (SourceError, ManifestError, OutputError) as exc:
             raise click.UsageError(str(exc)) from None
         except (CacheError, BuildError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
@@ -503,8 +502,6 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
       [{"gspace": "rot2d", "N": 8, "in": ["regular"],
         "out": ["regular", "irrep_1"], "kernel_size": 5}]
     """
-    from cache import transfer
-    from cache.format import prepare_output
     from runtime import aot
 
     layer = {"in" if k == "in_" else k: v for k, v in layer.items()}
@@ -513,52 +510,29 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
         raise click.UsageError(
             "nothing to compile: give a spec file, --spec-json or single-layer flags (--gspace ...)"
         )
-    by_key = {spec.key: spec.canonical_json() for spec in specs}
-    keys = select_shard(list(by_key), shard)
-    shard_text = f"{shard[0]}/{shard[1]}" if shard else "0/1"
+    job = aot.plan(specs, shard)
     if dry_run:
         if as_json:
-            _emit_json({"shard": shard_text, "total": len(by_key),
-                        "specs": {k: by_key[k] for k in keys}})  # fmt: skip
+            _emit_json({"shard": job.shard, "total": job.total, "specs": job.specs})
         else:
-            for k in keys:
-                click.echo(f"{k}  {by_key[k]}")
+            for key, text in job.specs.items():
+                click.echo(f"{key}  {text}")
         return
-    for option, path in (("--manifest", manifest), ("--bundle", bundle)):
-        if path:  # fail now, not after the whole compile
-            try:
-                prepare_output(path)
-            except OSError as exc:
-                raise click.BadParameter(f"cannot write {path}: {exc}", param_hint=option) from None
-    start = time.perf_counter()
-    with _progress(len(keys), "compile") as tick:
-        results = aot.compile_many([by_key[k] for k in keys], store, jobs, tick)
-    elapsed = time.perf_counter() - start
-    produced = [r.key for r in results if r.status != "failed"]
-    failed = [r for r in results if r.status == "failed"]
-    if manifest:
-        write_manifest(manifest, {k: by_key[k] for k in produced}, [r.key for r in failed],
-                       e2compile_version=__version__, shard=shard_text)  # fmt: skip
-    problems: dict[str, str] = {}
-    if bundle:
-        problems = transfer.pack(store, bundle, produced).problems
-    counts = {s: sum(r.status == s for r in results) for s in ("compiled", "cached", "failed")}
-    ok = not failed and not problems
+    with _progress(len(job.specs), "compile") as tick:
+        report = aot.compile_job(job, store, jobs, manifest, bundle, tick)
     if as_json:
-        _emit_json({"ok": ok, "shard": shard_text, "total": len(by_key), **counts,
-                    "seconds": elapsed, "results": [r.as_dict() for r in results],
-                    "manifest": manifest, "bundle": bundle,
-                    "bundle_problems": problems})  # fmt: skip
+        _emit_json(report.as_json())
     else:
-        for r in failed:
-            click.echo(f"FAILED {r.key} ({spec_summary(by_key[r.key])})\n  {r.error}", err=True)
-        for key, problem in problems.items():
+        for r in report.failed:
+            click.echo(f"FAILED {r.key} ({spec_summary(job.specs[r.key])})\n  {r.error}", err=True)
+        for key, problem in (report.bundle_problems or {}).items():
             click.echo(f"not bundled {key[:16]}: {problem}", err=True)
+        counts = report.counts
         click.echo(
             f"{counts['compiled']} compiled, {counts['cached']} cached, {counts['failed']} failed "
-            f"(shard {shard_text}: {len(keys)} of {len(by_key)} specs) in {elapsed:.1f} s"
+            f"(shard {job.shard}: {len(job.specs)} of {job.total} specs) in {report.seconds:.1f} s"
         )
-    if not ok:
+    if not report.ok:
         sys.exit(1)
 
 

@@ -33,11 +33,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "BuildError",
+    "CompileReport",
     "CompileResult",
+    "OutputError",
+    "Plan",
     "SourceError",
+    "compile_job",
     "compile_many",
     "is_builder",
     "load_builder",
+    "plan",
     "select_shard",
     "spec_from_json",
     "specs_from_builders",
@@ -306,3 +311,99 @@ def compile_many(
                 "emptied meanwhile?)",
             )
     return [results[key_for(t)] for t in texts]
+
+
+# -------------------------------------------------------------------------------- a whole job
+
+
+class OutputError(ValueError):
+    """An output file (manifest, bundle) cannot be written; raised before anything is compiled."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The specs of one run: this share's ``specs`` (key → canonical JSON, sorted by key), the
+    number of distinct specs named (``total``) and the share ``shard`` (``"i/n"``)."""
+
+    specs: dict[str, str]
+    total: int
+    shard: str
+
+
+def plan(specs: Sequence[BasisSpec], shard: tuple[int, int] | None = None) -> Plan:
+    """The distinct specs of ``specs`` that fall in ``shard`` (see :func:`select_shard`)."""
+    by_key = {spec.key: spec.canonical_json() for spec in specs}
+    keys = select_shard(list(by_key), shard)
+    text = f"{shard[0]}/{shard[1]}" if shard else "0/1"
+    return Plan({k: by_key[k] for k in keys}, len(by_key), text)
+
+
+@dataclass
+class CompileReport:
+    """What :func:`compile_job` did: one result per spec of the plan, and the outputs."""
+
+    plan: Plan
+    results: list[CompileResult]
+    seconds: float
+    manifest: str | None = None
+    bundle: str | None = None
+    bundle_problems: dict[str, str] | None = None
+
+    @property
+    def failed(self) -> list[CompileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            s: sum(r.status == s for r in self.results) for s in ("compiled", "cached", "failed")
+        }
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.bundle_problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "shard": self.plan.shard, "total": self.plan.total, **self.counts,
+                "seconds": self.seconds, "results": [r.as_dict() for r in self.results],
+                "manifest": self.manifest, "bundle": self.bundle,
+                "bundle_problems": self.bundle_problems or {}}  # fmt: skip
+
+
+def compile_job(
+    job: Plan,
+    store: Store,
+    jobs: int = 1,
+    manifest: str | os.PathLike[str] | None = None,
+    bundle: str | os.PathLike[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CompileReport:
+    """Compile a plan into ``store`` (:func:`compile_many`), then write the ``manifest`` of what
+    reached the store (and what failed) and pack it into ``bundle``.
+
+    The outputs' directories are created and checked to be writable first: :class:`OutputError`
+    before anything is compiled, never after.
+    """
+    from cache import transfer
+    from cache.format import prepare_output
+    from cache.manifest import write_manifest
+    from e2compile import __version__
+
+    for what, path in (("manifest", manifest), ("bundle", bundle)):
+        if path:
+            try:
+                prepare_output(path)
+            except OSError as exc:
+                raise OutputError(f"cannot write the {what} {path}: {exc}") from None
+    start = time.perf_counter()
+    results = compile_many(list(job.specs.values()), store, jobs, progress)
+    report = CompileReport(job, results, time.perf_counter() - start)
+    produced = {r.key: job.specs[r.key] for r in results if r.status != "failed"}
+    if manifest:
+        failed = [r.key for r in report.failed]
+        write_manifest(manifest, produced, failed, e2compile_version=__version__, shard=job.shard)
+        report.manifest = str(manifest)
+    if bundle:
+        report.bundle = str(bundle)
+        report.bundle_problems = transfer.pack(store, bundle, list(produced)).problems
+    return report

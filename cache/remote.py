@@ -90,7 +90,7 @@ class RemoteLayer:
                 options["client_kwargs"] = {"timeout": timeout}
             try:
                 self._fs, self._path = fsspec.core.url_to_fs(self.url, **options)
-            except (ImportError, ValueError) as exc:
+            except (ImportError, ValueError, TypeError) as exc:
                 raise UnavailableLayerError(self.url, f"unsupported URL: {exc}") from None
         return self._fs, self._path
 
@@ -156,7 +156,13 @@ class RemoteLayer:
     # -- the Layer interface --------------------------------------------------------------------
 
     def problem(self) -> str | None:
-        """Nothing is fetched before an artifact is needed: a remote layer is assumed usable."""
+        """Whether ``fsspec`` can serve this URL's protocol (nothing is fetched before an artifact
+        is needed, so a wrong host or path shows at first use)."""
+        try:
+            self._filesystem()
+        except UnavailableLayerError as exc:
+            self._down = exc.reason  # the caller reports it; lookups skip this layer
+            return exc.reason
         return None
 
     def load(self, key: str) -> tuple[Record, ArtifactInfo]:

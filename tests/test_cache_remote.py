@@ -224,3 +224,12 @@ _url = st.builds(
 def test_separator_rule_round_trips(layers):
     """Any mix of absolute local paths and URLs (with ports) joined by ':' splits back whole."""
     assert split_layers(":".join(layers), ":") == layers
+
+
+def test_unknown_protocol_is_reported_when_the_store_is_made(tmp_path):
+    with pytest.warns(LayerWarning, match="unsupported URL"):
+        store = Store(tmp_path, layers=["nosuchproto://host/store"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported once
+        assert store.get(make_record(1).key) is None
+    assert not list(store.verify())[-1].ok

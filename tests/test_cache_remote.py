@@ -233,3 +233,14 @@ def test_unknown_protocol_is_reported_when_the_store_is_made(tmp_path):
         warnings.simplefilter("error")  # reported once
         assert store.get(make_record(1).key) is None
     assert not list(store.verify())[-1].ok
+
+
+def test_every_layer_implements_the_protocol(tmp_path):
+    from cache import Bundle, FileStore, Layer, WritableLayer
+
+    root = FileStore(tmp_path / "root")
+    layers = [root, FileStore(tmp_path, writable=False), Bundle(tmp_path / "b.h5")]
+    layers.append(RemoteLayer("http://127.0.0.1:9/store"))
+    assert all(isinstance(layer, Layer) for layer in layers)
+    assert [isinstance(layer, WritableLayer) for layer in layers] == [True, True, False, False]
+    assert [layer.kind for layer in layers] == ["directory", "directory", "bundle", "remote"]

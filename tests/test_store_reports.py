@@ -366,19 +366,28 @@ def test_oversized_file_is_refused_unread(tmp_path, monkeypatch):
 # ------------------------------------------------------------ 9. a full disk in a model build
 
 
-def test_full_disk_during_a_model_build_warns_and_goes_on(tmp_path, monkeypatch):
-    import cache.filestore
+@pytest.mark.parametrize("where", ["h5py", "seal"])
+def test_full_disk_during_a_model_build_warns_and_goes_on(tmp_path, monkeypatch, where):
+    import errno
+
+    import cache.format
     from e2compile import gspaces
     from runtime import bases, nn
 
-    def full(*args, **kwargs):  # what h5py raises when the disk fills up
+    def h5py_full(*args, **kwargs):  # what h5py raises when the disk fills up
         raise RuntimeError(
             "Can't write data (file write failed: errno = 28, error message = "
             "'No space left on device')"
         )
 
+    def os_full(*args, **kwargs):  # what the seal's write or fsync raises
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setenv("E2C_CACHE_DIR", str(tmp_path / "s"))
-    monkeypatch.setattr(cache.filestore, "write_artifact", full)
+    if where == "h5py":
+        monkeypatch.setattr("cache.filestore.write_artifact", h5py_full)
+    else:
+        monkeypatch.setattr(cache.format, "seal_file", os_full)
     bases.MEMO.clear()
     gs = gspaces.Rot2dOnR2(4)
     t = nn.FieldType(gs, [gs.regular_repr])

@@ -4,15 +4,16 @@ Networks: the D8 and C16 networks of ``_runtime_nets.py`` (six 3x3 layers, 16 ->
 fields, batch 4, 32x32) and an expansion-heavy one, ``C16x8@7``: C16, 3 trivial -> 8 -> 8 -> 8
 regular fields, 7x7 kernels (padding 3), batch 8, 48x48.
 
-For each network three twins train in turns (forward, mean-square loss, backward, SGD step; one
+For each network four twins train in turns (forward, mean-square loss, backward, SGD step; one
 warm-up round, then best and median of the repeats, warm process):
 
-* **compact**: the layers as built today (each basis pair on the path its FLOP count picks);
-* **dense v1**: the same layers with every pair forced onto the dense path (the dense
-  ``(dim, O, I, S)`` basis in memory, one product: what version 1 did);
+* **auto**: the layers as built by default (each basis pair on the path the cost model picks);
+* **dense v1**: every pair forced onto the dense path (the dense ``(dim, O, I, S)`` basis in
+  memory, one product: what version 1 did);
+* **compact**: every pair forced onto the compact path (``force_path = "compact"``);
 * **plain**: ``net.export()`` back in train mode (plain ``Conv2d`` layers).
 
-It also prints the bytes of basis buffers of each twin. Usage:
+It also prints the bytes of basis buffers of the auto and compact twins. Usage:
 ``python benchmarks/expansion_paths.py [--repeats 7]``
 """
 
@@ -66,23 +67,24 @@ def measure(name: str, repeats: int) -> None:
     from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
 
     build, batch, size = NETWORKS[name]
-    torch.manual_seed(0)
-    compact = build()
-    SingleBlockBasisExpansion.force_path = "dense"
-    try:
-        torch.manual_seed(0)
-        dense = build()
-    finally:
-        SingleBlockBasisExpansion.force_path = None
-    dense.load_state_dict(compact.state_dict())
-    plain = compact.export()  # (puts compact in eval mode)
+    nets = {}
+    for label, path in (("auto", None), ("dense v1", "dense"), ("compact", "compact")):
+        SingleBlockBasisExpansion.force_path = path
+        try:
+            torch.manual_seed(0)
+            nets[label] = build()
+        finally:
+            SingleBlockBasisExpansion.force_path = None
+    for net in nets.values():
+        net.load_state_dict(nets["auto"].state_dict())
+    plain = nets["auto"].export()  # (puts it in eval mode)
     x = torch.randn(batch, 3, size, size)
-    gx = nn.GeometricTensor(x, compact.in_type)
-    with torch.no_grad():  # the three twins compute the same function (then train apart)
+    gx = nn.GeometricTensor(x, nets["auto"].in_type)
+    with torch.no_grad():  # the twins compute the same function (then train apart)
         want = plain(x)
-        for net in (compact, dense.eval()):
-            torch.testing.assert_close(net(gx).tensor, want, rtol=1e-4, atol=1e-4)
-    twins = {"compact": compact, "dense v1": dense, "plain": plain}
+        for net in nets.values():
+            torch.testing.assert_close(net.eval()(gx).tensor, want, rtol=1e-4, atol=1e-4)
+    twins = {**nets, "plain": plain}
     steps = {}
     for label, net in twins.items():
         net.train()
@@ -105,16 +107,11 @@ def measure(name: str, repeats: int) -> None:
                 times[label].append(time.perf_counter() - start)
     best = {label: min(t) for label, t in times.items()}
     median = {label: statistics.median(t) for label, t in times.items()}
-    ratio = {
-        label: (best[label] / best["plain"], median[label] / median["plain"]) for label in best
-    }
-    print(
-        f"| {name} | {ratio['compact'][0]:.3f}× ({ratio['compact'][1]:.3f}×) "
-        f"| {ratio['dense v1'][0]:.3f}× ({ratio['dense v1'][1]:.3f}×) "
-        f"| {best['plain'] * 1e3:.1f} ms | {_buffer_bytes(compact) / 2**20:.2f} MiB "
-        f"| {_buffer_bytes(dense) / 2**20:.2f} MiB | {_paths(compact)} |",
-        flush=True,
-    )
+    ratio = {k: (best[k] / best["plain"], median[k] / median["plain"]) for k in best}
+    cells = [f"{ratio[k][0]:.3f}× ({ratio[k][1]:.3f}×)" for k in ("auto", "dense v1", "compact")]
+    cells.append(f"{best['plain'] * 1e3:.0f} ms")
+    cells += [f"{_buffer_bytes(nets[k]) / 2**20:.2f} MiB" for k in ("auto", "compact")]
+    print(f"| {name} | " + " | ".join(cells) + f" | {_paths(nets['auto'])} |", flush=True)
 
 
 def main() -> None:
@@ -128,10 +125,10 @@ def main() -> None:
         "train step, warm process, best (median) of the repeats"
     )
     print(
-        "| network | compact / plain | dense v1 / plain | plain step | compact buffers "
-        "| dense buffers | compact paths |"
+        "| network | auto / plain | dense v1 / plain | compact / plain | plain step "
+        "| auto buffers | compact buffers | auto paths |"
     )
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name in args.networks:
         measure(name, args.repeats)
 

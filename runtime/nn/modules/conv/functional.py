@@ -35,11 +35,12 @@ __all__ = [
 
 #: Cost model of :func:`compact_costs`, in multiply-add equivalents: each extra kernel launch of the
 #: compact path, and each element of its intermediates (written, permuted, read back, and again in
-#: the backward pass: memory-bound work). Fitted on a 2-core x86 CPU, where a multiply-add of the
-#: dense path's one large matrix product costs about 0.6 ns and the compact path's memory-bound
-#: steps cost 20-100 multiply-adds per intermediate element (``benchmarks/expansion_paths.py``).
+#: the backward pass: memory-bound work). Measured on a 2-core x86 CPU: a multiply-add of the dense
+#: path's one large matrix product costs about 0.6 ns, the compact path's memory-bound steps 17-100
+#: multiply-adds per intermediate element; 32 keeps 3x3 layers of C8-C16/D8 regular fields dense
+#: and sends the layers with a big dense basis (7x7 and up) to the compact path.
 LAUNCH_COST = 50_000
-ELEMENT_COST = 64
+ELEMENT_COST = 32
 
 
 def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> Tensor:

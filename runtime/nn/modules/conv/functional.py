@@ -37,10 +37,11 @@ __all__ = [
 #: compact path, and each element of its intermediates (written, permuted, read back, and again in
 #: the backward pass: memory-bound work). Measured on a 2-core x86 CPU: a multiply-add of the dense
 #: path's one large matrix product costs about 0.6 ns, the compact path's memory-bound steps 17-100
-#: multiply-adds per intermediate element; 32 keeps 3x3 layers of C8-C16/D8 regular fields dense
-#: and sends the layers with a big dense basis (7x7 and up) to the compact path.
+#: multiply-adds per intermediate element (about 100 for 7x7 C16 regular fields, where the compact
+#: path measured 10% slower per training step); with 64, C8-C16/D8 layers up to 7x7 stay dense and
+#: the layers with a very big dense basis (D16 regular, k >= 7) go compact.
 LAUNCH_COST = 50_000
-ELEMENT_COST = 32
+ELEMENT_COST = 64
 
 
 def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> Tensor:

@@ -17,6 +17,7 @@ import torch
 
 from runtime import bases as _bases
 
+from .._buffers import DerivedBuffers
 from . import functional as F
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class BasisExpansion(ABC, torch.nn.Module):
+class BasisExpansion(ABC, DerivedBuffers):
     """Interface of the basis expansion algorithms.
 
     ``forward(weights)`` maps the flat vector of learnable coefficients to a filter of shape
@@ -64,10 +65,6 @@ class BasisExpansion(ABC, torch.nn.Module):
         rows = list(self.get_basis_info())
         columns = {name: np.asarray([row[name] for row in rows]) for name in names}
         return _string_codes(columns) if codes else columns
-
-
-def _numpy_dtype() -> np.dtype:
-    return torch.empty(0).numpy().dtype  # numpy twin of torch's default dtype
 
 
 def _string_codes(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -125,12 +122,8 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.bias_basis = basis.bias_basis
         self.shape = tuple(sampled.shape[1:3])
         self.S = sampled.shape[3]
-        self.register_buffer(
-            "sampled_basis",
-            # a copy (artifacts are read-only) in torch's default dtype
-            torch.from_numpy(sampled.astype(_numpy_dtype())),
-            persistent=False,
-        )
+        # in torch's default dtype; re-derived from the float64 samples after meta/to_empty
+        self.register_derived_buffer("sampled_basis", sampled)
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         return torch.tensordot(weights, self.sampled_basis, dims=1)

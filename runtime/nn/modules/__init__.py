@@ -21,7 +21,7 @@ from .misc import (
     ReshuffleModule,
     RestrictionModule,
 )
-from .multiple import MultipleModule
+from .multiple import BranchingModule, MergeModule, MultipleModule
 from .nonlinearities import ELU, GatedNonLinearity1, NormNonLinearity, PointwiseNonLinearity, ReLU
 from .pooling import (
     PointwiseAdaptiveAvgPool,
@@ -42,6 +42,8 @@ __all__ = [
     "MaskModule",
     "DisentangleModule",
     "MultipleModule",
+    "BranchingModule",
+    "MergeModule",
     "InnerBatchNorm",
     "NormBatchNorm",
     "ReLU",

@@ -900,5 +900,31 @@ def specs_from_model_builders(sources: Sequence[str]) -> list[Any]:
     return specs
 
 
+@main.command("convert-e2cnn")
+@click.argument("builder")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to save the converted state_dict.",
+)
+def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
+    """Convert an e2cnn 0.2.3 CHECKPOINT for the model that BUILDER (path/to/file.py:name or
+    package.module:name, called without arguments) builds; see runtime.checkpoints."""
+    from runtime.checkpoints import CheckpointMismatchError, convert_e2cnn_checkpoint
+
+    model = _load_model_builder(builder)()
+    try:
+        report = convert_e2cnn_checkpoint(model, checkpoint, output)
+    except CheckpointMismatchError as exc:
+        raise click.ClickException(f"{checkpoint}: {exc}") from None
+    click.echo(
+        f"converted {report['converted_tensors']} tensors ({report['parameters']} parameters), "
+        f"dropped {report['dropped_tensors']} (bases, cached filters, indices) -> {output}"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

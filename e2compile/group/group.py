@@ -206,7 +206,10 @@ class Group(ABC):
 
     @property
     def representations(self) -> dict[str, Representation]:
-        """Representations built so far on this group, name -> representation."""
+        """Representations built so far on this group, name -> representation; a finite group
+        always lists its irreps and ``"regular"`` (as the reference library does)."""
+        if not self.continuous and "regular" not in self._builtin:
+            self.regular_representation  # noqa: B018 - builds and registers it
         return dict(self._representations)
 
     def _register(self, repr: Representation) -> None:

@@ -2,6 +2,7 @@
 
 from .antialiased import NormMaxPool, PointwiseAvgPoolAntialiased, PointwiseMaxPoolAntialiased
 from .batchnorm import InnerBatchNorm, NormBatchNorm
+from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
@@ -42,6 +43,7 @@ __all__ = [
     "MaskModule",
     "DisentangleModule",
     "MultipleModule",
+    "ConcatenatedNonLinearity",
     "BranchingModule",
     "MergeModule",
     "InnerBatchNorm",

@@ -36,7 +36,7 @@ class VectorFieldNonLinearity(EquivariantModule):
                 )
         self.in_type = in_type
         self.out_type = FieldType(in_type.gspace, [in_type.gspace.irrep(1)] * len(in_type))
-        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64, device="cpu") / n
         basis = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         self.register_buffer("_directions", basis.to(torch.get_default_dtype()), persistent=False)
         self._n = n

@@ -167,3 +167,57 @@ def test_cyclic_regular_supports_vectorfield(n):
     assert "vectorfield" in cyclic_group(n).representations["regular"].supported_nonlinearities
     module = nn.VectorFieldNonLinearity(nn.FieldType(gs, chosen))
     assert module.check_equivariance()
+
+
+# ------------------------------------------------------------- item 8: kernel-basis methods
+
+
+def _bases():
+    from e2compile import kernels
+
+    g = cyclic_group(4)
+    polar = kernels.kernels_CN_act_R2(
+        g.regular_representation, g.irrep(1), [0.0, 1.0, 2.0], 0.6, max_frequency=3
+    )
+    return polar, polar.angular, polar.radial
+
+
+def test_kernel_basis_sample_fills_out():
+    import inspect
+
+    polar, angular, radial = _bases()
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((2, 7))
+    for basis in (polar, angular, radial):
+        assert "out" in inspect.signature(basis.sample).parameters
+        expected = basis.sample(points)
+        assert expected.shape == (*basis.shape, basis.dim, 7)
+        out = np.full(expected.shape, np.nan)
+        assert basis.sample(points, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+        mask = np.arange(basis.dim) % 2 == 0
+        masked = np.empty((*basis.shape, int(mask.sum()), 7))
+        assert basis.sample_masked(points, mask, out=masked) is masked
+        np.testing.assert_allclose(masked, expected[:, :, mask], atol=1e-12)
+        with pytest.raises(ValueError, match="out"):
+            basis.sample(points, out=np.empty((1, 2, 3)))
+        with pytest.raises(TypeError, match="out"):
+            basis.sample(points, out=np.empty(expected.shape, dtype=np.int64))
+        with pytest.raises(ValueError, match="points"):
+            basis.sample(np.zeros((3, 4)))
+
+
+def test_kernel_basis_reference_arguments_and_attributes():
+    polar, angular, radial = _bases()
+    points = np.array([[1.0, 0.0, -2.0], [0.0, 1.0, 0.5]])
+    angles = np.arctan2(points[1], points[0])[None, :]
+    radii = np.hypot(points[0], points[1])[None, :]
+    np.testing.assert_allclose(angular.sample(angles), angular.sample(points), atol=1e-12)
+    np.testing.assert_allclose(radial.sample(radii), radial.sample(points), atol=1e-12)
+    for basis in (polar, angular, radial):
+        rows = list(basis)
+        assert len(rows) == len(basis) == basis.dim
+        assert all(isinstance(r, dict) for r in rows)
+        assert rows[0] == basis[0]
+        assert isinstance(basis.shape, tuple) and len(basis.shape) == 2
+    assert polar.shape == (2, 4) and {"radius", "frequency"} <= set(polar[0])

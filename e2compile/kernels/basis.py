@@ -118,8 +118,7 @@ def _check_points(points: Any) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64)
     if array.ndim != 2 or array.shape[0] not in (1, 2):
         raise ValueError(
-            f"points: expected an array of shape (2, P) (or (1, P) angles/radii), got "
-            f"{array.shape}"
+            f"points: expected an array of shape (2, P) (or (1, P) angles/radii), got {array.shape}"
         )
     return array
 

@@ -221,3 +221,30 @@ def test_kernel_basis_reference_arguments_and_attributes():
         assert rows[0] == basis[0]
         assert isinstance(basis.shape, tuple) and len(basis.shape) == 2
     assert polar.shape == (2, 4) and {"radius", "frequency"} <= set(polar[0])
+
+
+# ------------------------------------------------ item 9: disentangle of restricted regulars
+
+
+def _disentangle_cases():
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "e2cnn_disentangle.json").read_text())
+    return data["results"]
+
+
+@pytest.mark.parametrize("case", _disentangle_cases(), ids=lambda c: str(c["case"]))
+def test_disentangle_restricted_regular_matches_the_reference(case):
+    from e2compile.group import disentangle
+
+    kind, n, sid = case["case"]
+    group = cyclic_group(n) if kind == "C" else dihedral_group(n)
+    sid = tuple(sid) if isinstance(sid, list) else sid
+    restricted = group.restrict_representation(sid, group.regular_representation)
+    perm, blocks = disentangle(restricted)
+    assert [[b.size, list(b.irreps)] for b in blocks] == case["blocks"]
+    direct = directsum(blocks)
+    sub = restricted.group
+    for g in sub.elements:
+        np.testing.assert_allclose(perm @ restricted(g) @ perm.T, direct(g), atol=1e-9)

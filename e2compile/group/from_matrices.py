@@ -5,12 +5,9 @@
 checks that they form a representation, decomposes it into the group's irreps and returns the
 equivalent :class:`Representation` ``Q (+) irreps Q^T``.
 
-The decomposition: for every irrep ``psi`` (dimension ``d``, in the group's irrep order), the map
-``X -> 1/|G| sum_g rho(g) X psi(g)^T`` projects ``n x d`` matrices onto the intertwiners from
-``psi`` to ``rho``. An intertwiner ``A`` between orthogonal representations has ``A^T A = c I``
-(Schur), so ``A / sqrt(c)`` embeds one copy of ``psi`` isometrically; projecting a random start
-onto the orthogonal complement of the copies found so far (an invariant subspace) gives the next
-one. The multiplicity of ``psi`` comes from the characters. The result is float64 and checked
+The decomposition is the group's own (the one that restricts representations to subgroups):
+multiplicities from the characters, one isometric copy of each irrep at a time from group
+averages of intertwiners, in the group's irrep order. The result is float64 and checked
 against the input matrices.
 """
 
@@ -24,9 +21,6 @@ import numpy as np
 from .representation import Representation
 
 __all__ = ["build_from_discrete_group_representation"]
-
-_TOL = 1e-8
-
 
 def _matrices(group: Any, representation: Mapping[Any, Any]) -> tuple[list, np.ndarray]:
     if not isinstance(representation, Mapping):
@@ -79,33 +73,9 @@ def build_from_discrete_group_representation(
         raise TypeError(f"name: expected a non-empty str, got {name!r}")
     elements, mats = _matrices(group, representation)
     _check(group, elements, mats)
-    order, n = len(elements), mats.shape[1]
-    rng = np.random.default_rng(0)
-    columns, names = [], []
-    found = np.zeros((n, 0))
-    for irrep in group.irreps.values():
-        psi = np.stack([np.asarray(irrep(g), dtype=np.float64) for g in elements])
-        d = psi.shape[1]
-        overlap = np.einsum("gii,gjj->", mats, psi) / order
-        multiplicity = int(round(overlap / irrep.sum_of_squares_constituents))
-        for _ in range(multiplicity):
-            start = rng.standard_normal((n, d))
-            start -= found @ (found.T @ start)
-            a = np.einsum("gij,jk,glk->il", mats, start, psi) / order
-            gram = a.T @ a
-            scale = gram[0, 0]
-            if scale < _TOL or not np.allclose(gram, scale * np.eye(d), atol=1e-6 * max(scale, 1)):
-                raise ValueError(f"representation: could not isolate a copy of {irrep.name}")
-            a /= np.sqrt(scale)
-            columns.append(a)
-            names.append(irrep.name)
-            found = np.concatenate([found, a], axis=1)
-    if found.shape[1] != n:
-        raise ValueError(
-            f"representation: its irreps span {found.shape[1]} of {n} dimensions (not a "
-            f"representation of {group.name}?)"
-        )
-    q = np.concatenate(columns, axis=1)
+    index = {g: i for i, g in enumerate(elements)}
+    averaging = [index[g] for g in group._averaging_elements()]
+    names, q = group._decompose(mats[averaging], "representation")
     existing = group.representations.get(name)
     result = Representation(
         group, name, names, q, supported_nonlinearities, change_of_basis_inv=q.T

@@ -22,6 +22,7 @@ from .representation import Representation
 
 __all__ = ["build_from_discrete_group_representation"]
 
+
 def _matrices(group: Any, representation: Mapping[Any, Any]) -> tuple[list, np.ndarray]:
     if not isinstance(representation, Mapping):
         raise TypeError(

@@ -18,6 +18,7 @@ exact to float64 (not float32 values widened).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ __all__ = ["DerivedBuffers"]
 
 
 def _as_host_tensor(source: Any) -> torch.Tensor:
+    if callable(source):  # a lazy source, e.g. a basis re-read from the artifact store
+        source = source()
     if isinstance(source, np.ndarray):
         with warnings.catch_warnings():  # read-only artifact arrays: only read from here
             warnings.simplefilter("ignore", UserWarning)
@@ -47,12 +50,20 @@ class DerivedBuffers(torch.nn.Module):
         return self.register_derived_buffer(name, tensor, dtype=tensor.dtype)
 
     def register_derived_buffer(
-        self, name: str, source: np.ndarray | torch.Tensor, dtype: torch.dtype | None = None
+        self,
+        name: str,
+        source: np.ndarray | torch.Tensor | Callable[[], np.ndarray],
+        dtype: torch.dtype | None = None,
+        value: np.ndarray | None = None,
     ) -> None:
         """Register the non-persistent buffer ``name`` holding ``source`` (host data) in
         ``dtype`` (default: torch's default dtype for floating sources, else the source's) on
-        the current default device (the meta device inside ``with torch.device("meta")``)."""
-        host = _as_host_tensor(source)
+        the current default device (the meta device inside ``with torch.device("meta")``).
+
+        ``source`` may be a picklable zero-argument callable returning the data (kept instead
+        of the data itself, e.g. so that pickled models do not carry their bases twice); then
+        ``value`` is the data now, if the caller has it already."""
+        host = _as_host_tensor(source if value is None else value)
         if host.device.type == "meta":
             raise ValueError(
                 f"{type(self).__name__}: the derived buffer {name!r} was computed on the meta "
@@ -65,7 +76,7 @@ class DerivedBuffers(torch.nn.Module):
             tensor = torch.empty(host.shape, dtype=dtype, device="meta")
         else:
             # numpy sources (read-only artifacts) are always copied; tensors only to convert
-            copy = isinstance(source, np.ndarray) or host.dtype != dtype
+            copy = not isinstance(source, torch.Tensor) or host.dtype != dtype
             tensor = host.to(device=device, dtype=dtype, copy=copy)
         sources = self.__dict__.setdefault("_derived_sources", {})
         sources[name] = source

@@ -92,6 +92,19 @@ def _element_info(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: column[index].item() for name, column in columns.items()}
 
 
+class _ArtifactSamples:
+    """Picklable source of a block's samples: the artifact of ``spec`` (memo, store or compiler),
+    the elements ``keep`` only (``None``: all)."""
+
+    def __init__(self, spec: Any, keep: np.ndarray | None):
+        self.spec = spec
+        self.keep = keep
+
+    def __call__(self) -> np.ndarray:
+        sampled = _bases.load_basis(self.spec).basis
+        return sampled if self.keep is None else sampled[self.keep]
+
+
 class SingleBlockBasisExpansion(BasisExpansion):
     """The expansion of one compiled basis: one input and one output representation.
 
@@ -122,8 +135,9 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.bias_basis = basis.bias_basis
         self.shape = tuple(sampled.shape[1:3])
         self.S = sampled.shape[3]
-        # in torch's default dtype; re-derived from the float64 samples after meta/to_empty
-        self.register_derived_buffer("sampled_basis", sampled)
+        # in torch's default dtype; re-read (float64) from the artifact after meta/to_empty
+        source = _ArtifactSamples(basis.spec, None if element.size == len(basis.basis) else element)
+        self.register_derived_buffer("sampled_basis", source, value=sampled)
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         return torch.tensordot(weights, self.sampled_basis, dims=1)

@@ -110,4 +110,3 @@ def ddp_rank(
     except BaseException:  # noqa: BLE001 - reported to the parent through the result file
         torch.save({"error": traceback.format_exc()}, result)
         raise SystemExit(1) from None
-

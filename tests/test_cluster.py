@@ -30,9 +30,7 @@ DEADLINE = 120  # seconds for a whole group of processes
 
 
 def e2c(root: Path, *args: str):
-    result = CliRunner().invoke(
-        cli.main, ["--cache-dir", str(root), *args], catch_exceptions=False
-    )
+    result = CliRunner().invoke(cli.main, ["--cache-dir", str(root), *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
 
@@ -124,9 +122,24 @@ def test_three_shard_processes_merge_to_the_single_compile(tmp_path):
     env.pop("E2C_CACHE_PATH", None)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "cli", "--cache-dir", str(tmp_path / f"root-{i}"), "compile",
-             MODEL, "--shard", f"{i}/3", "--bundle", str(tmp_path / f"part-{i}.h5")],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "--cache-dir",
+                str(tmp_path / f"root-{i}"),
+                "compile",
+                MODEL,
+                "--shard",
+                f"{i}/3",
+                "--bundle",
+                str(tmp_path / f"part-{i}.h5"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )  # fmt: skip
         for i in range(3)
     ]
@@ -145,8 +158,8 @@ def test_three_shard_processes_merge_to_the_single_compile(tmp_path):
     assert not set(parts[0]) & set(parts[1]) and not set(parts[1]) & set(parts[2])
 
     merged, single = tmp_path / "merged.h5", tmp_path / "single.h5"
-    e2c(tmp_path / "merge-root", "cache", "merge", *(str(tmp_path / f"part-{i}.h5") for i in range(3)),
-        "-o", str(merged))  # fmt: skip
+    part_files = [str(tmp_path / f"part-{i}.h5") for i in range(3)]
+    e2c(tmp_path / "merge-root", "cache", "merge", *part_files, "-o", str(merged))
     e2c(tmp_path / "single-root", "compile", MODEL, "--bundle", str(single))
     a, b = Bundle(merged), Bundle(single)
     assert a.keys() == b.keys() == sorted(k for part in parts for k in part)

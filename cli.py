@@ -985,13 +985,18 @@ def check_cmd(
         report = check_equivariance(net, size=size, angles=angles, tolerance=tolerance)
     except TypeError as exc:  # not a model e2c check can drive
         raise click.BadParameter(str(exc), param_hint="MODEL") from None
+    except ImportError as exc:  # an optional dependency (scikit-learn) is missing
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - running the user's model failed
         raise click.ClickException(
             f"{model}: running the model on a {size}x{size} input failed: "
             f"{type(exc).__name__}: {exc}"
         ) from None
     if plot:
-        plot_report(report, plot)
+        try:
+            plot_report(report, plot)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
     if as_json:
         _emit_json({**report.to_json(), "plot": plot})
     else:
@@ -1037,7 +1042,10 @@ def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json
         title = f"{key[:12]}  {_spec_summary(record.meta['spec'])}"
         if drawn < len(rows):
             title += f"  (first {drawn} of {len(rows)} elements)"
-        render_tiles(irrep_tiles(artifact, max_elements), png, title=title)
+        try:
+            render_tiles(irrep_tiles(artifact, max_elements), png, title=title)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
     if as_json:
         _emit_json(
             {

@@ -109,8 +109,10 @@ def render_tiles(tiles: list[Tile], path: str, title: str = "", columns: int | N
     one symmetric scale (white is zero), the title of each tile above it."""
     if not tiles:
         raise ValueError("tiles: nothing to draw (the basis has no element)")
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
-
+    try:
+        from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    except ImportError as exc:
+        raise ImportError("drawing needs matplotlib: pip install 'e2compile[tools]'") from exc
     if columns is None:
         per = max(sum(1 for t in tiles if t.element == e) for e in {t.element for t in tiles})
         columns = max(per, math.ceil(math.sqrt(1.5 * len(tiles)) / per) * per)

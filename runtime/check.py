@@ -187,7 +187,12 @@ def sample_images(size: int, channels: int) -> torch.Tensor:
     (so that rotating it by any angle loses nothing at the corners)."""
     if not isinstance(size, int) or size < 5:
         raise ValueError(f"size: expected an int >= 5, got {size!r}")
-    from sklearn.datasets import load_sample_image
+    try:
+        from sklearn.datasets import load_sample_image
+    except ImportError as exc:
+        raise ImportError(
+            "the test photographs come with scikit-learn: pip install 'e2compile[tools]'"
+        ) from exc
 
     batch = []
     for name in _SAMPLE_IMAGES:
@@ -395,8 +400,7 @@ def plot_report(report: CheckReport, path: str) -> None:
     """Error against angle, one line per layer (the whole model in black), flipped elements
     dashed, grid-preserving angles marked, the tolerance as a horizontal line; written to
     ``path`` (PNG)."""
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    Figure, colormaps = _matplotlib()
 
     positive = [e for r in report.elements for e in r.errors.values() if 0 < e < math.inf]
     floor = min(positive, default=1e-9) / 3  # exact zeros (the identity) are drawn here
@@ -438,3 +442,12 @@ def plot_report(report: CheckReport, path: str) -> None:
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
+
+
+def _matplotlib() -> tuple[Any, Any]:
+    try:
+        from matplotlib import colormaps
+        from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    except ImportError as exc:
+        raise ImportError("plots need matplotlib: pip install 'e2compile[tools]'") from exc
+    return Figure, colormaps

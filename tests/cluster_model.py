@@ -94,7 +94,7 @@ def ddp_rank(
             init_method=f"tcp://127.0.0.1:{port}",
             rank=rank,
             world_size=world,
-            timeout=timedelta(seconds=60),
+            timeout=timedelta(seconds=180),
         )
         try:
             own = build_model()  # offline: every basis must come from the read-only bundle

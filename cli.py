@@ -947,6 +947,13 @@ def _store_environment(store: Store) -> Iterator[None]:
     show_default=True,
     help="Relative error allowed on grid-preserving elements.",
 )
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed torch before building the model (reproducible initial weights).",
+)
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write error against angle (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_store
@@ -956,6 +963,7 @@ def check_cmd(
     size: int,
     angles: int,
     tolerance: float,
+    seed: int,
     plot: str | None,
     as_json: bool,
 ) -> None:
@@ -972,10 +980,13 @@ def check_cmd(
             param_hint="MODEL",
         )
     builder = _load_model_builder(model)
+    import torch
+
     from runtime.check import check_equivariance, plot_report
 
     with _store_environment(store):
         try:
+            torch.manual_seed(seed)
             net = builder()
         except Exception as exc:  # noqa: BLE001 - the user's model code
             raise click.ClickException(

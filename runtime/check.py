@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .nn import FieldType, GeometricTensor
-from .nn.grid import basespace_action, is_grid_exact
+from .nn.grid import basespace_action, quarter_turns, transform_grid
 from .nn.modules.equivariant_module import EquivariantModule
 
 __all__ = [
@@ -340,31 +340,36 @@ def check_equivariance(
         model.eval()
         with torch.no_grad():
             reference = run(x)
-            types = {n: m.out_type for n, m in layers}
-            if isinstance(out_type, FieldType):
-                types[MODEL] = out_type
-            elif reference[MODEL].dim() == 4:
+            compared: dict[str, FieldType | None] = {n: m.out_type for n, m in layers}
+            compared[MODEL] = out_type if isinstance(out_type, FieldType) else None
+            if compared[MODEL] is None and reference[MODEL].dim() == 4:
                 notes.append("the model's output has no field type: compared as invariant")
             testing = {_key(g) for g in gspace.testing_elements}
             sweep = {_key(g) for g in sweep_elements(gspace, angles)}
             everything = [*gspace.testing_elements, *sweep_elements(gspace, angles)]
-            elements = {_key(g): g for g in everything}
+            items = [
+                (k, g, *_planar(gspace, g)) for k, g in {_key(g): g for g in everything}.items()
+            ]
+            extra = _extra_angles(gspace, in_type, angles, {(a, f) for _, _, a, f in items})
+            items += [(None, None, angle, flip) for angle, flip in extra]
             results = []
-            for k, g in elements.items():
-                exact = is_grid_exact(gspace, g)
-                transformed = run(in_type.transform(x, g))
+            for k, g, angle, flip in items:
+                exact = quarter_turns(angle) is not None
+
+                transformed = run(_act(x, None if g is None else in_type, g, angle, flip))
                 errors = {}
-                for name in [*types, *([MODEL] if MODEL not in types else [])]:
+                for name, ftype in compared.items():
                     if name not in reference or name not in transformed:
                         continue
+                    if g is None and ftype is not None and not _trivial(ftype):
+                        continue  # rho(angle) is not defined for these fields
                     ref = reference[name]
-                    expected = types[name].transform(ref, g) if name in types else ref
                     mask = None if exact or ref.dim() != 4 else _inner_disc(ref.shape)
+                    expected = _act(ref, ftype, g, angle, flip)
                     errors[name] = _relative_error(transformed[name], expected, mask)
-                flip, angle = basespace_action(gspace, g)
                 results.append(
                     ElementResult(
-                        g, angle % (2 * math.pi), flip, exact, k in testing, k in sweep, errors
+                        g, angle, flip, exact, k in testing, k is None or k in sweep, errors
                     )
                 )
     finally:
@@ -382,6 +387,48 @@ def check_equivariance(
         notes=tuple(notes),
         continuous=bool(gspace.fibergroup.continuous),
     )
+
+
+class _Plane:
+    """A stand-in gspace whose "elements" are planar actions ``(angle, flip)`` themselves."""
+
+    @staticmethod
+    def planar_action(element: tuple[float, bool]) -> tuple[float, bool]:
+        return element
+
+
+_PLANE = _Plane()
+
+
+def _planar(gspace: Any, element: Any) -> tuple[float, bool]:
+    """``(angle in [0, 2 pi), flip)`` of ``element`` acting on the plane (angle rounded to
+    1e-12 so that equal actions compare equal)."""
+    flip, angle = basespace_action(gspace, element)
+    return round(angle % (2 * math.pi), 12) % round(2 * math.pi, 12), bool(flip)
+
+
+def _act(t: torch.Tensor, ftype: FieldType | None, g: Any, angle: float, flip: bool) -> Any:
+    """``t`` transformed by ``g``; ``ftype is None`` (an invariant output) or ``g is None`` (an
+    angle outside a finite group, trivial fields only) move the grid alone."""
+    if ftype is None or g is None:
+        return transform_grid(t, _PLANE, (angle, flip)) if t.dim() == 4 else t
+    return ftype.transform(t, g)
+
+
+def _trivial(ftype: FieldType) -> bool:
+    return all(r.is_trivial() for r in ftype.representations)
+
+
+def _extra_angles(gspace: Any, in_type: FieldType, angles: int, have: set) -> list:
+    """Sweep points outside a finite group: defined only when the input is made of trivial
+    fields (images), compared only on invariant outputs. Empty for continuous groups."""
+    if gspace.fibergroup.continuous or not _trivial(in_type):
+        return []
+    flips = sorted({flip for _, flip in have})
+    points = [
+        (_planar(_PLANE, (2 * math.pi * i / angles, f))) for f in flips for i in range(angles)
+    ]
+    return [p for p in dict.fromkeys(points) if p not in have]
 
 
 def _key(element: Any) -> str:
@@ -403,31 +450,31 @@ def plot_report(report: CheckReport, path: str) -> None:
     Figure, colormaps = _matplotlib()
 
     positive = [e for r in report.elements for e in r.errors.values() if 0 < e < math.inf]
-    floor = min(positive, default=1e-9) / 3  # exact zeros (the identity) are drawn here
+    floor = max(min(positive, default=1e-9) / 3, 1e-9)  # exact zeros (the identity) go here
     fig = Figure(figsize=(7.5, 4.2), dpi=110)
     ax = fig.subplots()
     colours = colormaps["viridis"]
-    finite = not report.continuous
     for i, (name, kind) in enumerate(report.layers):
         colour = "black" if name == MODEL else colours(i / max(1, len(report.layers) - 1))
         for flip in (False, True):
+            rows = [r for r in report.elements if r.sweep and r.flip == flip and name in r.errors]
             pts = sorted(
-                (math.degrees(r.angle), min(max(r.errors[name], floor), 1e3))
-                for r in report.elements
-                if r.sweep and r.flip == flip and name in r.errors
+                (math.degrees(r.angle), min(max(r.errors[name], floor), 1e3)) for r in rows
             )
             if not pts:
                 continue
             if pts[0][0] == 0:
                 pts.append((360.0, pts[0][1]))  # close the circle
+            # a finite group's own elements alone: markers (nothing is measured between them)
+            sparse = not report.continuous and all(r.element is not None for r in rows)
             ax.plot(
                 *zip(*pts),
                 "--" if flip else "-",
                 color=colour,
-                lw=2 if name == MODEL else 1,
-                alpha=0.5 if finite else 1.0,  # a finite group: only the markers are measured
-                marker="o" if finite else ".",
-                ms=4 if finite else 3,
+                lw=(2 if name == MODEL else 1) * (0.5 if sparse else 1),
+                alpha=0.45 if sparse else 1.0,
+                marker="o" if sparse else ".",
+                ms=4 if sparse else 3,
                 label=None if flip else (name if name == MODEL else f"{name} {kind}"),
             )
     for deg in (0, 90, 180, 270, 360):

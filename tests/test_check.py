@@ -49,33 +49,37 @@ def d4_net(broken: bool = False) -> nn.SequentialModule:
     )
 
 
-def test_every_layer_and_element_of_a_dihedral_model(tmp_path):
+def test_every_layer_and_element_of_a_dihedral_model():
     net = d4_net().train()
-    report = check_equivariance(net, size=17, tolerance=1e-5)
+    report = check_equivariance(net, size=17, angles=8, tolerance=1e-5)
     assert net.training, "the model's mode is restored"
     assert [n for n, _ in report.layers] == ["0", "1", "2", "3", "model"]
     assert [t for _, t in report.layers][:2] == ["R2Conv", "ReLU"]
     group = net.in_type.gspace.fibergroup
-    assert sorted(map(repr, (r.element for r in report.elements))) == sorted(
-        map(repr, group.elements)
-    )
-    assert all(r.testing and r.sweep for r in report.elements)  # finite: the sweep is the group
-    assert (
-        sum(r.flip for r in report.elements) == 4
-        and sum(r.grid_exact for r in report.elements) == 8
-    )
-    assert report.ok and not report.failures
-    for r in report.elements:
+    members = [r for r in report.elements if r.element is not None]
+    assert sorted(repr(r.element) for r in members) == sorted(map(repr, group.elements))
+    assert all(r.testing and r.sweep for r in members)  # finite: the group is in the sweep
+    assert sum(r.flip for r in members) == 4 and all(r.grid_exact for r in members)
+    for r in members:
         assert set(r.errors) == {"0", "1", "2", "3", "model"}
         assert max(r.errors.values()) < 1e-5
+    # 45-degree steps outside D4: defined for the image input and the invariant (pooled) outputs
+    others = [r for r in report.elements if r.element is None]
+    assert sorted((r.flip, round(math.degrees(r.angle))) for r in others) == [
+        (f, a) for f in (False, True) for a in (45, 135, 225, 315)
+    ]
+    for r in others:
+        assert r.sweep and not r.testing and not r.grid_exact
+        assert set(r.errors) == {"3", "model"} and max(r.errors.values()) < 0.5
+    assert report.ok and not report.failures
     data = json.loads(json.dumps(report.to_json()))
-    assert data["ok"] and len(data["elements"]) == 8 and data["layers"][-1]["name"] == "model"
+    assert data["ok"] and len(data["elements"]) == 16 and data["layers"][-1]["name"] == "model"
     text = report.table()
     assert "L1 = 0 (R2Conv)" in text and text.rstrip().endswith("OK")
 
 
 def test_a_non_equivariant_layer_is_named_and_fails_the_gate():
-    report = check_equivariance(d4_net(broken=True), size=17)
+    report = check_equivariance(d4_net(broken=True), size=17, angles=4)
     assert not report.ok
     failing = {name for name, _, _ in report.failures}
     assert {"2", "3", "model"} <= failing and not failing & {"0", "1"}
@@ -106,7 +110,7 @@ def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones():
 
 
 def test_a_classifier_with_plain_tensor_output_is_compared_as_invariant():
-    report = check_equivariance(cluster_model.build_model(), size=9)
+    report = check_equivariance(cluster_model.build_model(), size=9, angles=8)
     assert report.layers[-1] == ("model", "TinyClassifier")
     assert [n for n, _ in report.layers][:2] == ["features.0", "features.1"]
     assert report.ok
@@ -141,13 +145,15 @@ def e2c(tmp_path: Path, *args: str):
 
 def test_cli_table_json_plot_and_exit_codes(tmp_path):
     plot = tmp_path / "check.png"
-    result = e2c(tmp_path, "check", MODEL, "--size", "9", "--json", "--plot", str(plot))
+    result = e2c(
+        tmp_path, "check", MODEL, "--size", "9", "--angles", "8", "--json", "--plot", str(plot)
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["ok"] and data["plot"] == str(plot) and data["size"] == 9
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # float32 round-off (~1e-7) exceeds a 1e-12 tolerance: CI gating works end to end
-    result = e2c(tmp_path, "check", MODEL, "--size", "9", "--tolerance", "1e-12")
+    result = e2c(tmp_path, "check", MODEL, "--size", "9", "--angles", "4", "--tolerance", "1e-12")
     assert result.exit_code == 1
     assert "features.0 (R2Conv)" in result.stdout and "FAILED" in result.stdout
 

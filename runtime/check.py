@@ -355,7 +355,6 @@ def check_equivariance(
             results = []
             for k, g, angle, flip in items:
                 exact = quarter_turns(angle) is not None
-
                 transformed = run(_act(x, None if g is None else in_type, g, angle, flip))
                 errors = {}
                 for name, ftype in compared.items():

@@ -982,7 +982,8 @@ def check_cmd(
     builder = _load_model_builder(model)
     import torch
 
-    from runtime.check import check_equivariance, plot_report
+    from runtime.check import check_equivariance
+    from runtime.check_plot import plot_report
 
     with _store_environment(store):
         try:

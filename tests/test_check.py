@@ -15,6 +15,7 @@ import cli
 from e2compile import gspaces
 from runtime import nn
 from runtime.check import CheckReport, check_equivariance, sample_images, sweep_elements
+from runtime.check_plot import plot_report
 from runtime.nn.modules.equivariant_module import EquivariantModule
 
 MODEL = f"{Path(cluster_model.__file__).resolve()}:build_model"
@@ -86,7 +87,7 @@ def test_a_non_equivariant_layer_is_named_and_fails_the_gate():
     assert "FAILED" in report.table()
 
 
-def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones():
+def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones(tmp_path):
     torch.manual_seed(0)
     s = gspaces.Rot2dOnR2(-1, maximum_frequency=4)
     t_in = nn.FieldType(s, [s.trivial_repr])
@@ -104,6 +105,8 @@ def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones():
     assert report.ok
     off_grid = [max(r.errors.values()) for r in report.elements if not r.grid_exact]
     assert all(math.isfinite(e) and e < 0.5 for e in off_grid)  # interpolation, not a defect
+    plot_report(report, str(tmp_path / "so2.png"))
+    assert (tmp_path / "so2.png").read_bytes()[:4] == b"\x89PNG"
     assert sweep_elements(gspaces.FlipRot2dOnR2(-1, maximum_frequency=2), 3) == [
         (f, 2 * math.pi * i / 3) for f in (0, 1) for i in range(3)
     ]

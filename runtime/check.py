@@ -14,14 +14,16 @@ interpolation), so they are compared inside the disc inscribed in each feature m
 error includes the interpolation error.
 
 Elements: the gspace's ``testing_elements``, and a sweep: ``angles`` rotations evenly spaced over
-the circle for SO(2)/O(2) (with and without the flip for O(2)); every element for a finite group
-(the fields of C_N and D_N are only defined for the group's own rotations).
+the circle for SO(2)/O(2) (with and without the flip for O(2)); for C_N/D_N the group's elements,
+plus the ``angles`` rotations (and flips) in between when the input is made of trivial fields,
+compared only on invariant (trivial) outputs: other fields of a finite group have no action there.
 
 Models: an :class:`~runtime.nn.EquivariantModule` receives a ``GeometricTensor``; any other
 ``torch.nn.Module`` with an ``in_type`` attribute receives the plain tensor (as a classifier whose
-forward wraps it). A plain-tensor output is compared with the model's ``out_type`` when it has one,
-else it must be invariant (a classifier's logits). Runs in eval mode under ``torch.no_grad()``;
-the model's train/eval mode is restored afterwards.
+forward wraps it), or a ``GeometricTensor`` when the plain tensor raises a ``TypeError``. A
+``GeometricTensor`` output is compared through its type, a plain tensor through the model's
+``out_type`` when it has one, else it must be invariant (a classifier's logits). Runs in eval
+mode under ``torch.no_grad()``; the model's train/eval mode is restored afterwards.
 """
 
 from __future__ import annotations
@@ -262,6 +264,7 @@ def _relative_error(y: torch.Tensor, expected: torch.Tensor, mask: torch.Tensor 
     if y.shape != expected.shape:
         return math.inf
     if mask is not None:
+        mask = mask.to(device=y.device, dtype=y.dtype)
         y, expected = y * mask, expected * mask
     scale = expected.abs().max().item() if expected.numel() else 0.0
     err = (y - expected).abs().max().item() if expected.numel() else 0.0
@@ -325,12 +328,27 @@ def check_equivariance(
 
         return record
 
+    wrap = [isinstance(model, EquivariantModule)]  # call with a GeometricTensor?
+    out_types: dict[str, FieldType] = {}  # the type of a GeometricTensor output
+
+    def call(inp: torch.Tensor) -> Any:
+        arg = inp.clone()  # modules may work in place
+        return model(GeometricTensor(arg, in_type) if wrap[0] else arg)
+
     def run(inp: torch.Tensor) -> dict[str, torch.Tensor]:
         outputs.clear()
-        arg = inp.clone()  # modules may work in place
-        out = model(GeometricTensor(arg, in_type) if isinstance(model, EquivariantModule) else arg)
+        try:
+            out = call(inp)
+        except TypeError:  # a plain module whose forward wants a GeometricTensor after all
+            if wrap[0] or outputs:
+                raise
+            wrap[0] = True
+            out = call(inp)
         result = dict(outputs)
-        result[MODEL] = (out.tensor if isinstance(out, GeometricTensor) else out).detach().clone()
+        if isinstance(out, GeometricTensor):
+            out_types.setdefault(MODEL, out.type)
+            out = out.tensor
+        result[MODEL] = out.detach().clone()
         return result
 
     out_type = getattr(model, "out_type", None)
@@ -341,7 +359,10 @@ def check_equivariance(
         with torch.no_grad():
             reference = run(x)
             compared: dict[str, FieldType | None] = {n: m.out_type for n, m in layers}
-            compared[MODEL] = out_type if isinstance(out_type, FieldType) else None
+            if isinstance(out_type, FieldType):
+                compared[MODEL] = out_type
+            else:
+                compared[MODEL] = out_types.get(MODEL)
             if compared[MODEL] is None and reference[MODEL].dim() == 4:
                 notes.append("the model's output has no field type: compared as invariant")
             testing = {_key(g) for g in gspace.testing_elements}

@@ -119,6 +119,26 @@ def test_a_classifier_with_plain_tensor_output_is_compared_as_invariant():
     assert report.ok
 
 
+class Wrapper(torch.nn.Module):
+    """A plain module whose forward takes and returns GeometricTensors (e2cnn-style code)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        net = d4_net()
+        self.net = nn.SequentialModule(net[0], net[1])  # regular fields out: not invariant
+        self.in_type = self.net.in_type
+
+    def forward(self, x: nn.GeometricTensor) -> nn.GeometricTensor:
+        return self.net(x)
+
+
+def test_a_plain_module_taking_geometric_tensors_is_called_with_them():
+    report = check_equivariance(Wrapper(), size=17, angles=4)
+    assert [n for n, _ in report.layers] == ["net.0", "net.1", "model"]
+    assert report.ok and all("model" in r.errors for r in report.elements if r.element is not None)
+    assert all("model" not in r.errors for r in report.elements if r.element is None)
+
+
 def test_sample_images_are_real_photographs_faded_to_a_disc():
     x = sample_images(21, 4)
     assert x.shape == (2, 4, 21, 21) and x.dtype == torch.float32 and torch.isfinite(x).all()

@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -262,6 +262,7 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
             click.echo("arrays:")
             for name, a in row["arrays"].items():
                 click.echo(f"  {name:24} {a['dtype']:>6}  {tuple(a['shape'])}")
+            click.echo(f"draw it:  e2c show {key[:16]} --png {key[:12]}.png")
         else:
             click.echo(f"INVALID:  {row['reason']}")
     if not row["valid"]:
@@ -557,6 +558,223 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
         )
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("convert-e2cnn")
+@click.argument("builder")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to save the converted state_dict.",
+)
+def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
+    """Convert an e2cnn 0.2.3 CHECKPOINT for the model that BUILDER (path/to/file.py:name or
+    package.module:name, called without arguments) builds; see runtime.checkpoints."""
+    from runtime import aot
+    from runtime.checkpoints import CheckpointMismatchError, convert_e2cnn_checkpoint
+
+    build = aot.load_builder(builder)
+    try:
+        model = build()
+    except Exception as exc:  # noqa: BLE001 - the user's model code
+        raise click.ClickException(
+            f"{builder}: building the model failed: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        report = convert_e2cnn_checkpoint(model, checkpoint, output)
+    except CheckpointMismatchError as exc:
+        raise click.ClickException(f"{checkpoint}: {exc}") from None
+    click.echo(
+        f"converted {report['converted_tensors']} tensors ({report['parameters']} parameters), "
+        f"dropped {report['dropped_tensors']} (bases, cached filters, indices) -> {output}"
+    )
+
+
+# ----------------------------------------------------------------------- e2c check, e2c show
+# Thin click wrappers: the logic is runtime.check (torch) and e2compile.show (numpy, matplotlib).
+
+
+@contextlib.contextmanager
+def _store_environment(store: Store) -> Iterator[None]:
+    """Let the runtime's default store (read from ``E2C_*``) be the one the group options name."""
+    names = ("E2C_CACHE_DIR", "E2C_CACHE_PATH", "E2C_OFFLINE")
+    old = {name: os.environ.get(name) for name in names}
+    os.environ["E2C_CACHE_DIR"] = store.root.location
+    os.environ["E2C_CACHE_PATH"] = os.pathsep.join(layer.location for layer in store.layers)
+    os.environ["E2C_OFFLINE"] = "1" if store.offline else "0"
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@main.command("check")
+@click.argument("model")
+@click.option(
+    "--size",
+    type=click.IntRange(min=5),
+    default=33,
+    show_default=True,
+    help="Side of the test image; strided layers need a size they subsample "
+    "symmetrically (2**k + 1).",
+)
+@click.option(
+    "--angles",
+    type=click.IntRange(min=1),
+    default=72,
+    show_default=True,
+    help="Rotations in the sweep (SO(2)/O(2); for C_N/D_N also between the group's "
+    "elements, on invariant outputs).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Relative error allowed on grid-preserving elements.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed torch before building the model (reproducible initial weights).",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write error against angle (PNG).")
+@_json_option
+@pass_store
+def check_cmd(
+    store: Store,
+    model: str,
+    size: int,
+    angles: int,
+    tolerance: float,
+    seed: int,
+    plot: str | None,
+    as_json: bool,
+) -> None:
+    """Measure a model's equivariance error, layer by layer, on a real photograph.
+
+    MODEL is path/to/file.py:build_model or package.module:build_model (as for `e2c compile`),
+    called with no arguments. Every testing element and a sweep of rotations (and flips) are
+    compared; exit code 1 when a grid-preserving element (multiples of 90 degrees, axis flips)
+    exceeds the tolerance in any layer. See docs/check_show.md.
+    """
+    from runtime import aot
+
+    if not aot.is_builder(model):
+        raise click.BadParameter(
+            f"{model!r}: expected path/to/file.py:build_model or package.module:build_model",
+            param_hint="MODEL",
+        )
+    builder = aot.load_builder(model)  # SourceError: a usage error (2), as for e2c compile
+    import torch
+
+    from runtime.check import check_equivariance
+    from runtime.check_plot import plot_report
+
+    with _store_environment(store):
+        try:
+            torch.manual_seed(seed)
+            net = builder()
+        except Exception as exc:  # noqa: BLE001 - the user's model code
+            raise click.ClickException(
+                f"{model}: building the model failed: {type(exc).__name__}: {exc}"
+            ) from None
+    try:
+        report = check_equivariance(net, size=size, angles=angles, tolerance=tolerance)
+    except TypeError as exc:  # not a model e2c check can drive
+        raise click.BadParameter(str(exc), param_hint="MODEL") from None
+    except ImportError as exc:  # an optional dependency (scikit-learn) is missing
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - running the user's model failed
+        raise click.ClickException(
+            f"{model}: running the model on a {size}x{size} input failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if plot:
+        try:
+            plot_report(report, plot)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json({**report.to_json(), "plot": plot})
+    else:
+        click.echo(report.table())
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("show")
+@click.argument("key")
+@click.option("--png", type=click.Path(dir_okay=False), help="Draw the basis filters (PNG).")
+@click.option(
+    "--max-elements",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Draw at most this many basis elements.",
+)
+@_json_option
+@pass_store
+def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json: bool) -> None:
+    """List the basis elements of an artifact; with --png, draw their filters.
+
+    KEY is a key or a unique prefix of one. Each element is drawn in the irreps basis, one tile
+    per channel of its irreps block, titled with its ring (or PDO order) and frequency.
+    """
+    key = _resolve_key(store, key)
+    record = store.get(key)  # validated: a corrupt artifact is never drawn
+    if record is None:
+        raise click.ClickException(f"no valid artifact {key} (see `e2c cache info {key[:16]}`)")
+    from e2compile.compiler import BasisArtifact
+    from e2compile.show import element_rows, irrep_tiles, render_tiles
+
+    try:
+        artifact = BasisArtifact.from_record(record.arrays, record.meta)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{key[:16]} is not a basis artifact: {exc}") from None
+    rows = element_rows(artifact)
+    drawn = min(len(rows), max_elements)
+    if png:
+        if not rows:
+            raise click.ClickException(f"{key[:16]} has no basis element to draw (dim 0)")
+        title = f"{key[:12]}  {spec_summary(record.meta['spec'])}"
+        if drawn < len(rows):
+            title += f"  (first {drawn} of {len(rows)} elements)"
+        try:
+            render_tiles(irrep_tiles(artifact, max_elements), png, title=title)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json(
+            {
+                "key": key,
+                "spec": record.meta["spec"],
+                "elements": rows,
+                "png": png,
+                "drawn": drawn if png else 0,
+            }
+        )
+        return
+    click.echo(f"{key}  {spec_summary(record.meta['spec'])}  {len(rows)} elements")
+    names = [n for n in rows[0] if n != "element"] if rows else []
+    click.echo("  ".join(f"{n:>10}" for n in ["element", *names]))
+    for row in rows:
+        click.echo("  ".join(f"{_cell(row[n]):>10}" for n in ["element", *names]))
+    if png:
+        click.echo(f"drew {drawn} of {len(rows)} elements to {png}", err=True)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ import torch
 
 from runtime import bases as _bases
 
+from .._buffers import DerivedBuffers
 from . import functional as F
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class BasisExpansion(ABC, torch.nn.Module):
+class BasisExpansion(ABC, DerivedBuffers):
     """Interface of the basis expansion algorithms.
 
     ``forward(weights)`` maps the flat vector of learnable coefficients to a filter of shape
@@ -66,10 +67,6 @@ class BasisExpansion(ABC, torch.nn.Module):
         return _string_codes(columns) if codes else columns
 
 
-def _numpy_dtype() -> np.dtype:
-    return torch.empty(0).numpy().dtype  # numpy twin of torch's default dtype
-
-
 def _string_codes(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Replace string columns by integer codes into one sorted vocabulary shared by all of them."""
     strings = [name for name, column in columns.items() if column.dtype.kind == "U"]
@@ -95,6 +92,84 @@ def _element_info(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: column[index].item() for name, column in columns.items()}
 
 
+_BUFFERS = ("sampled_basis", "pair_blocks", "coefficient_index", "pair_index", "q_out", "q_in")
+
+
+def _choose_path(artifact: Any, element: np.ndarray, fields: int, force: str | None) -> str:
+    """The expansion path of a block by the cost model (or ``force``, see the class)."""
+    o, i = artifact.shape
+    n_i = artifact.in_irrep_sizes.size
+    pair = artifact.attributes["out_irrep_position"][element] * n_i
+    pair = pair + artifact.attributes["in_irrep_position"][element]
+    present, counts = np.unique(pair, return_counts=True)
+    per_pair = int(counts.max()) if counts.size else 0
+    costs = F.compact_costs(
+        fields,
+        element.size,
+        present.size,
+        per_pair,
+        o,
+        i,
+        artifact.out_irrep_sizes.size,
+        n_i,
+        artifact.points,
+    )
+    path = min(("dense", "in_first", "out_first"), key=lambda p: (costs[p], p))
+    if force == "compact":
+        path = min(("in_first", "out_first"), key=lambda p: (costs[p], p))
+    elif force is not None:
+        if force not in costs:
+            raise ValueError(
+                f"force_path must be one of {sorted(costs)} or 'compact', got {force!r}"
+            )
+        path = force
+    return "dense" if element.size == 0 else path  # an empty basis: a zero block
+
+
+def _buffer_arrays(artifact: Any, element: np.ndarray, path: str) -> dict[str, Any]:
+    """The float64/int64 host arrays of a block's buffers on ``path`` (``None``: unused)."""
+    arrays: dict[str, Any] = dict.fromkeys(_BUFFERS)
+    o, i = artifact.shape
+    if path == "dense":
+        dense = (
+            artifact.dense_basis(element) if element.size else np.zeros((0, o, i, artifact.points))
+        )
+        arrays["sampled_basis"] = dense
+        return arrays
+    dim, n_i = element.size, artifact.in_irrep_sizes.size
+    pair = artifact.attributes["out_irrep_position"][element].astype(np.int64) * n_i
+    pair = pair + artifact.attributes["in_irrep_position"][element]
+    present, counts = np.unique(pair, return_counts=True)
+    pair_id = np.searchsorted(present, pair)
+    order = np.argsort(pair_id, kind="stable")
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - first[pair_id[order]]
+    coefficient_index = np.full((present.size, int(counts.max())), dim, dtype=np.int64)
+    coefficient_index[pair_id, rank] = np.arange(dim)
+    blocks = np.zeros((present.size, int(counts.max()), 4 * artifact.points))
+    blocks[pair_id, rank] = artifact.blocks[element].reshape(dim, -1)
+    arrays["q_out"], arrays["q_in"] = artifact.padded_changes_of_basis()
+    arrays["pair_blocks"] = blocks
+    arrays["coefficient_index"] = coefficient_index
+    if present.size != artifact.out_irrep_sizes.size * n_i:
+        arrays["pair_index"] = present.astype(np.int64)
+    return arrays
+
+
+class _BlockBuffer:
+    """Picklable source of one buffer of a block: re-derived from the artifact of ``spec`` (memo,
+    store or compiler) for the elements ``keep`` (``None``: all) on ``path``."""
+
+    def __init__(self, spec: Any, keep: np.ndarray | None, path: str, name: str):
+        self.spec, self.keep, self.path, self.name = spec, keep, path, name
+
+    def __call__(self) -> np.ndarray:
+        artifact = _bases.load_basis(self.spec)
+        element = np.arange(artifact.dim) if self.keep is None else self.keep
+        return _buffer_arrays(artifact, element, self.path)[self.name]
+
+
 class SingleBlockBasisExpansion(BasisExpansion):
     """The expansion of one compiled basis: one input and one output representation.
 
@@ -108,8 +183,8 @@ class SingleBlockBasisExpansion(BasisExpansion):
     the blocks grouped by irreps pair plus the two changes of basis; the dense path (where one
     large matrix product beats the compact path's memory-bound steps: most layers with a few
     dozen elements per pair on a CPU) keeps the dense basis, expanded at load time. Both are
-    non-persistent buffers rebuilt from the store by :meth:`materialize_buffers` (e.g. after
-    ``.to("meta")`` and ``.to_empty()``).
+    derived, non-persistent buffers: re-read from the artifact after meta/``to_empty`` or a dtype
+    change (:class:`~runtime.nn.modules._buffers.DerivedBuffers`).
     """
 
     #: Force a path instead of the cost model: ``"dense"``, ``"out_first"``, ``"in_first"``, or
@@ -144,75 +219,15 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.shape = tuple(basis.shape)
         self.S = basis.points
         self._dim = int(element.size)
-        self._fields = max(1, int(fields))
-        self._set_buffers(basis)
-
-    # ----------------------------------------------------------------------------- buffers
-
-    def _set_buffers(self, basis: Any, device: Any = None) -> None:
-        """(Re)build the buffers from the artifact ``basis`` (float64 numpy -> default dtype)."""
-        element = self.attributes["element"]
-        dtype = _numpy_dtype()
-
-        def buffer(name: str, array: np.ndarray | None) -> None:
-            tensor = None
-            if array is not None:
-                tensor = torch.from_numpy(np.ascontiguousarray(array))
-                if tensor.is_floating_point():
-                    tensor = tensor.to(torch.get_default_dtype())
-                if device is not None:
-                    tensor = tensor.to(device)
-            self.register_buffer(name, tensor, persistent=False)
-
-        o, i = self.shape
-        out_pos = self.attributes["out_irrep_position"].astype(np.int64)
-        in_pos = self.attributes["in_irrep_position"].astype(np.int64)
-        n_o, n_i = basis.out_irrep_sizes.size, basis.in_irrep_sizes.size
-        pair = out_pos * n_i + in_pos
-        present, counts = np.unique(pair, return_counts=True)
-        per_pair = int(counts.max()) if counts.size else 0
-        costs = F.compact_costs(
-            self._fields, self._dim, present.size, per_pair, o, i, n_o, n_i, self.S
-        )
-        self.path = min(("dense", "in_first", "out_first"), key=lambda p: (costs[p], p))
-        if self.force_path == "compact":
-            self.path = min(("in_first", "out_first"), key=lambda p: (costs[p], p))
-        elif self.force_path is not None:
-            if self.force_path not in costs:
-                raise ValueError(
-                    f"force_path must be one of {sorted(costs)}, got {self.force_path!r}"
-                )
-            self.path = self.force_path
-        if self._dim == 0:
-            self.path = "dense"  # an empty basis: a zero block, nothing to expand
-        if self.path == "dense":
-            dense = basis.dense_basis(element) if self._dim else np.zeros((0, o, i, self.S))
-            buffer("sampled_basis", dense.astype(dtype))
-            for name in ("pair_blocks", "coefficient_index", "pair_index", "q_out", "q_in"):
-                buffer(name, None)
-            return
-        buffer("sampled_basis", None)
-        pair_id = np.searchsorted(present, pair)
-        order = np.argsort(pair_id, kind="stable")
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size) - first[pair_id[order]]
-        coefficient_index = np.full((present.size, per_pair), self._dim, dtype=np.int64)
-        coefficient_index[pair_id, rank] = np.arange(self._dim)
-        blocks = np.zeros((present.size, per_pair, 4 * self.S), dtype=dtype)
-        blocks[pair_id, rank] = basis.blocks[element].reshape(self._dim, -1)
-        qo, qi = basis.padded_changes_of_basis()
-        all_present = present.size == n_o * n_i
-        buffer("pair_blocks", blocks)
-        buffer("coefficient_index", coefficient_index)
-        buffer("pair_index", None if all_present else present.astype(np.int64))
-        buffer("q_out", qo.astype(dtype))
-        buffer("q_in", qi.astype(dtype))
-
-    def materialize_buffers(self, device: Any = None) -> None:
-        """Rebuild the basis buffers from the store (memo, store or compiler), on ``device``
-        (default: where the weights of the owning module would be, i.e. CPU)."""
-        self._set_buffers(_bases.load_basis(self.spec), device)
+        #: ``"dense"``, ``"in_first"`` or ``"out_first"``
+        self.path = _choose_path(basis, element, max(1, int(fields)), self.force_path)
+        keep = None if element.size == basis.dim else element
+        for name, array in _buffer_arrays(basis, element, self.path).items():
+            if array is None:
+                torch.nn.Module.register_buffer(self, name, None, persistent=False)
+            else:
+                source = _BlockBuffer(basis.spec, keep, self.path, name)
+                self.register_derived_buffer(name, source, value=array)
 
     def buffer_bytes(self) -> int:
         """Bytes held by the basis buffers."""

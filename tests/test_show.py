@@ -126,7 +126,7 @@ def test_cli_refuses_missing_corrupt_and_empty_artifacts(tmp_path):
     result = e2c(root, "show", empty, "--png", str(tmp_path / "e.png"))
     assert result.exit_code == 1 and "dim 0" in result.output
     key = compiled_key(root, "--in", "trivial", "--out", "regular", "--kernel-size", "3")
-    flip_byte_mid_dataset(Store(root, layers=[]).root.path(key))
+    flip_byte_mid_dataset(Store(root, layers=[]).root.path(key), "arrays/blocks")
     with pytest.warns(Warning):
         result = e2c(root, "show", key, "--png", str(tmp_path / "bad.png"))
     assert result.exit_code == 1 and not (tmp_path / "bad.png").exists()

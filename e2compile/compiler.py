@@ -1,25 +1,15 @@
-"""``compile(spec)``: sample, band-limit, normalise and filter one kernel basis.
+"""``compile(spec)``: turn a :class:`BasisSpec` into a sampled :class:`BasisArtifact`.
 
 The result is a :class:`BasisArtifact`: the basis as a float64 array ``(dim, O, I, k*k)``, one
-attribute column per property of its elements, and the expansion of the bias. ``compile`` is a pure
-function of the spec: the same spec gives bitwise-identical arrays. ``to_record``/``from_record``
-convert an artifact to and from the store's generic ``(arrays, meta)`` record.
-
-Pipeline (conventions.md):
-
-1. the analytic basis of the spec's family, Gaussian rings at ``rings * dilation`` pixels;
-2. band-limiting: an element of frequency ``mu`` on a ring of radius ``r`` (grid units) is kept when
-   ``|mu| <= f(r)``, ``f`` being the spec's frequency cutoff; for finite groups the aliased
-   frequencies are bounded by ``max_r f(r)`` (and by ``maximum_offset``);
-3. sampling on the ``k x k`` grid and the changes of basis of both representations;
-4. normalisation: each element is divided by ``sqrt(sum_p ||K(p)||_F^2 / d_out)``, ``d_out`` the
-   size of its output irrep; elements that are (numerically) zero on the grid are not rescaled
-   and the drop rule removes them: an element survives when its squared norm is then above 1e-2.
+attribute column per property of its elements (the columns of the spec's kind), and the expansion
+of the bias. ``compile`` is a pure function of the spec: the same spec gives bitwise-identical
+arrays. ``to_record``/``from_record`` convert an artifact to and from the store's generic
+``(arrays, meta)`` record. How each kind is compiled lives with the kind (:mod:`e2compile.kinds`):
+kernels in :mod:`e2compile.kernels.kind`, PDOs in :mod:`e2compile.diffops.kind`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,17 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
-from .kernels.irreps_basis import (
-    CyclicIrrepsBasis,
-    DihedralIrrepsBasis,
-    FlipIrrepsBasis,
-    O2IrrepsBasis,
-    SO2IrrepsBasis,
-    TrivialIrrepsBasis,
-)
-from .kernels.sampling import grid_points
-from .kernels.steerable_basis import SteerableKernelBasis
+from .kinds import get_kind, register_kind
 from .specs import ALGORITHM_VERSION, BasisSpec
 
 __all__ = [
@@ -52,7 +32,8 @@ __all__ = [
 #: Version string recorded in every artifact's metadata.
 COMPILER_VERSION = f"{__version__}+alg{ALGORITHM_VERSION}"
 
-#: Attribute columns of every artifact, in order.
+#: Attribute columns of a kernel artifact, in order (each kind declares its own columns in
+#: :mod:`e2compile.kinds`; :meth:`BasisArtifact.columns` gives an artifact's).
 ATTRIBUTE_COLUMNS = (
     "radius",
     "sigma",
@@ -66,25 +47,6 @@ ATTRIBUTE_COLUMNS = (
     "out_irrep_position",
     "inner_index",
 )
-_COLUMN_KINDS = {
-    "radius": "f",
-    "sigma": "f",
-    "frequency": "i",
-    "gamma": "f",
-    "s": "i",
-    "offset": "i",
-    "in_irrep": "U",
-    "out_irrep": "U",
-    "in_irrep_position": "i",
-    "out_irrep_position": "i",
-    "inner_index": "i",
-}
-
-# squared norm per output dimension below which an element counts as zero (not rescaled)
-_ZERO_VARIANCE = 1e-15
-_ZERO_NORM = 1e-6
-# elements whose squared norm is not above this after normalisation are dropped
-_DROP_THRESHOLD = 1e-2
 
 _ARRAY_PREFIX = "attr."
 _RECORD_FORMAT = "e2compile.basis/1"
@@ -125,12 +87,13 @@ class BasisArtifact:
         expected = (self.spec.out_repr.size, self.spec.in_repr.size, k2)
         if basis.shape[1:] != expected:
             raise ValueError(f"basis has shape {basis.shape}, expected (dim, *{expected})")
-        missing = [c for c in ATTRIBUTE_COLUMNS if c not in self.attributes]
+        kinds = get_kind(self.spec.kind).columns
+        missing = [c for c in kinds if c not in self.attributes]
         if missing:
             raise ValueError(f"attributes lack the columns {missing}")
         columns = {}
-        for name in ATTRIBUTE_COLUMNS:
-            column = _as_column(self.attributes[name], name)
+        for name, kind in kinds.items():
+            column = _as_column(self.attributes[name], kind)
             if column.shape != (basis.shape[0],):
                 raise ValueError(f"attribute column {name!r} has shape {column.shape}")
             columns[name] = _readonly(column)
@@ -154,19 +117,25 @@ class BasisArtifact:
     def key(self) -> str:
         return self.spec.key
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The names of the attribute columns (those of the spec's kind), in order."""
+        return tuple(self.attributes)
+
     def element_attributes(self) -> Iterator[dict[str, Any]]:
         """One dict per element: the columns plus the reference library's aliases.
 
         ``s`` is omitted where it does not apply; ``idx`` is the element's index in the artifact.
         """
-        cols = {name: self.attributes[name].tolist() for name in ATTRIBUTE_COLUMNS}
+        cols = {name: column.tolist() for name, column in self.attributes.items()}
         for idx in range(self.dim):
-            attr = {name: cols[name][idx] for name in ATTRIBUTE_COLUMNS}
-            if attr["s"] < 0:
+            attr = {name: column[idx] for name, column in cols.items()}
+            if attr.get("s", 0) < 0:
                 del attr["s"]
-            attr["in_irrep_idx"] = attr["in_irrep_position"]
-            attr["out_irrep_idx"] = attr["out_irrep_position"]
-            attr["inner_idx"] = attr["inner_index"]
+            for name in ("in_irrep", "out_irrep", "inner"):
+                position = "inner_index" if name == "inner" else f"{name}_position"
+                if position in attr:
+                    attr[f"{name}_idx"] = attr[position]
             attr["idx"] = idx
             yield attr
 
@@ -174,8 +143,8 @@ class BasisArtifact:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
         spec_json = self.spec.canonical_json()  # raises for unkeyable specs
         arrays = {"basis": self.basis, "bias_basis": self.bias_basis}
-        for name in ATTRIBUTE_COLUMNS:
-            arrays[_ARRAY_PREFIX + name] = self.attributes[name]
+        for name, column in self.attributes.items():
+            arrays[_ARRAY_PREFIX + name] = column
         meta = {
             "format": _RECORD_FORMAT,
             "spec": spec_json,
@@ -193,7 +162,7 @@ class BasisArtifact:
             raise ValueError("record metadata lacks the spec")
         spec = BasisSpec.from_json(meta["spec"])
         attributes = {}
-        for name in ATTRIBUTE_COLUMNS:
+        for name in get_kind(spec.kind).columns:
             try:
                 attributes[name] = arrays[_ARRAY_PREFIX + name]
             except KeyError:
@@ -213,7 +182,7 @@ class BasisArtifact:
             and np.array_equal(self.basis, other.basis)
             and np.array_equal(self.bias_basis, other.bias_basis)
             and all(
-                np.array_equal(self.attributes[c], other.attributes[c]) for c in ATTRIBUTE_COLUMNS
+                np.array_equal(self.attributes[c], other.attributes[c]) for c in self.attributes
             )
         )
 
@@ -223,14 +192,14 @@ class BasisArtifact:
         o, i = self.shape
         key = self.spec.key[:12] if self.spec.keyable else "unkeyable"
         return (
-            f"BasisArtifact({self.spec.family}, {o}x{i}, k={self.spec.kernel_size}, "
+            f"BasisArtifact({self.spec.kind}, {self.spec.family}, {o}x{i}, "
+            f"k={self.spec.kernel_size}, "
             f"dim={self.dim}, key={key})"
         )
 
 
-def _as_column(values: Any, name: str) -> np.ndarray:
+def _as_column(values: Any, kind: str) -> np.ndarray:
     column = np.asarray(values)
-    kind = _COLUMN_KINDS[name]
     if kind == "U":
         if column.dtype.kind == "S":
             column = np.char.decode(column, "utf-8")
@@ -245,142 +214,38 @@ def _as_column(values: Any, name: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- compile
-_SOLUTIONS = {
-    ("rot2d", False): CyclicIrrepsBasis,
-    ("rot2d", True): SO2IrrepsBasis,
-    ("fliprot2d", False): DihedralIrrepsBasis,
-    ("fliprot2d", True): O2IrrepsBasis,
-    ("flip2d", False): FlipIrrepsBasis,
-    ("trivial", False): TrivialIrrepsBasis,
-}
-
-_KIND_COMPILERS: dict[str, Callable[[BasisSpec], BasisArtifact]] = {}
-
-
-def register_basis_kind(kind: str, compiler: Callable[[BasisSpec], BasisArtifact]) -> None:
-    """Let another module (e.g. the PDO compiler) handle specs of ``kind``."""
-    _KIND_COMPILERS[kind] = compiler
+def register_basis_kind(kind: str, module: str) -> None:
+    """Register the basis kind ``kind`` defined (as ``KIND``) in ``module``; see
+    :mod:`e2compile.kinds`."""
+    register_kind(kind, module)
 
 
 def compile(spec: BasisSpec) -> BasisArtifact:  # noqa: A001 - the product's name for it
     """Compile ``spec`` into a :class:`BasisArtifact` (pure and deterministic).
 
-    A pair of representations that admits no kernel under the spec's sampling compiles to an
-    artifact with ``dim == 0``: a valid result (that block of the filter is zero) which the store
-    keeps like any other, so that later processes and offline mode never need the compiler for
-    it. The basis objects of :mod:`e2compile.kernels` raise ``EmptyBasisException`` instead.
+    The spec's kind (:mod:`e2compile.kinds`) says how. A pair of representations that admits no
+    element compiles to an artifact with ``dim == 0``: a valid result (that block of the filter
+    is zero) which the store keeps like any other, so that later processes and offline mode
+    never need the compiler for it. The basis objects of :mod:`e2compile.kernels` and
+    :mod:`e2compile.diffops` raise ``EmptyBasisException`` instead.
     """
     if not isinstance(spec, BasisSpec):
         raise TypeError(f"compile expects a BasisSpec, got {type(spec).__name__}")
-    if spec.kind == "kernel":
-        return _compile_kernel(spec)
-    if spec.kind not in _KIND_COMPILERS:
-        try:  # the diffops package registers its compiler on import
-            importlib.import_module("e2compile.diffops")
-        except ImportError:
-            pass
-    if spec.kind not in _KIND_COMPILERS:
-        raise ValueError(f"no compiler is registered for bases of kind {spec.kind!r}")
-    return _KIND_COMPILERS[spec.kind](spec)
+    return get_kind(spec.kind).compile(spec)
 
 
-def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int):
-    solution = _SOLUTIONS[(spec.family, spec.continuous)]
-    kwargs: dict[str, Any] = {}
-    if spec.axis is not None:
-        kwargs["axis"] = spec.axis
-    if not spec.continuous:
-        kwargs["max_frequency"] = max_frequency
-        kwargs["max_offset"] = spec.maximum_offset
-    return SteerableKernelBasis(
-        solution,
-        in_repr,
-        out_repr,
-        in_change_of_basis=spec.in_repr.matrix(),
-        out_change_of_basis=spec.out_repr.matrix(),
-        **kwargs,
-    )
-
-
-def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
-    group, in_repr, out_repr = spec.build_representations()
-    try:
-        return _sample_kernel(spec, group, in_repr, out_repr)
-    except EmptyBasisException:
-        return _empty_artifact(spec, group, out_repr)
-
-
-def _empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
-    """The artifact of a pair that admits no kernel: ``dim == 0``, bias data still present."""
+def empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
+    """The artifact of a pair that admits no element: ``dim == 0``, bias data still present."""
     o, i = spec.out_repr.size, spec.in_repr.size
     return BasisArtifact(
         spec=spec,
         basis=np.zeros((0, o, i, spec.kernel_size**2)),
-        attributes={c: np.empty(0, dtype=kind) for c, kind in _COLUMN_KINDS.items()},
-        bias_basis=_bias_basis(spec, group, out_repr),
+        attributes={c: np.empty(0, dtype=kind) for c, kind in get_kind(spec.kind).columns.items()},
+        bias_basis=bias_basis(spec, group, out_repr),
     )
 
 
-def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
-    rings = np.asarray(spec.rings, dtype=np.float64)
-    cutoff = spec.cutoff_function()
-    limits = np.array([float(cutoff(float(r))) for r in spec.rings])
-    if not np.all(np.isfinite(limits)):
-        raise ValueError(f"the frequency cutoff returned non-finite values {limits.tolist()}")
-    max_frequency = int(limits.max())
-    if max_frequency < 0:
-        raise EmptyBasisException("the frequency cutoff allows no frequency on any ring")
-
-    angular = _angular_basis(spec, group, in_repr, out_repr, max_frequency)
-    radial = GaussianRadialProfile(rings * spec.dilation, spec.sigma)
-    basis = PolarBasis(radial, angular)
-    columns = basis.attribute_columns()
-
-    ring = columns["idx1"]
-    frequency = columns["frequency"]
-    keep = np.abs(frequency) <= limits[ring]
-    if not keep.any():
-        raise EmptyBasisException("no basis element passes the band-limiting filter")
-
-    points = grid_points(spec.kernel_size, spec.dilation)
-    sampled = basis.sample_stacked(points, keep)  # (n, O, I, P)
-
-    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    squared = np.einsum("boip,boip->b", sampled, sampled)
-    variance = squared / out_sizes
-    variance[variance < _ZERO_VARIANCE] = 0.0
-    scale = np.sqrt(variance)
-    scale[scale < _ZERO_NORM] = 1.0
-    sampled /= scale[:, None, None, None]
-    survive = np.einsum("boip,boip->b", sampled, sampled) > _DROP_THRESHOLD
-    if not survive.any():
-        raise EmptyBasisException("every basis element vanishes on the sampling grid")
-
-    selected = np.flatnonzero(keep)[survive]
-    attributes = {
-        "radius": rings[ring[selected]],
-        "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
-        "frequency": frequency[selected],
-        "gamma": columns["gamma"][selected],
-        "s": np.array([-1 if v is None else v for v in columns["s"][selected]], dtype=np.int64),
-        "offset": np.array(
-            [0 if v is None else v for v in columns["offset"][selected]], dtype=np.int64
-        ),
-        "in_irrep": columns["in_irrep"][selected],
-        "out_irrep": columns["out_irrep"][selected],
-        "in_irrep_position": columns["in_irrep_position"][selected],
-        "out_irrep_position": columns["out_irrep_position"][selected],
-        "inner_index": columns["inner_index"][selected],
-    }
-    return BasisArtifact(
-        spec=spec,
-        basis=sampled[survive],
-        attributes=attributes,
-        bias_basis=_bias_basis(spec, group, out_repr),
-    )
-
-
-def _bias_basis(spec: BasisSpec, group: Any, out_repr: Any) -> np.ndarray:
+def bias_basis(spec: BasisSpec, group: Any, out_repr: Any) -> np.ndarray:
     """Columns of the output change of basis at the positions of its trivial irreps."""
     q = spec.out_repr.matrix()
     trivial = tuple(group.trivial_representation.irreps)[0]

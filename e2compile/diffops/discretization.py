@@ -24,8 +24,11 @@ Everything is float64 and deterministic; sympy and rbf are imported only when us
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +185,34 @@ def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
     stencil = points.T[None]  # (1, P, 2)
     center = np.zeros((1, 2))
     out = np.empty((order + 1, points.shape[1]))
-    for i, diff in enumerate(diffs):
-        out[i] = weights(center, stencil, diff, phi=phi, order=order)[0]
+    with _lambdified_rbf_derivatives():
+        for i, diff in enumerate(diffs):
+            out[i] = weights(center, stencil, diff, phi=phi, order=order)[0]
     return out
+
+
+_RBF_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _lambdified_rbf_derivatives() -> Iterator[None]:
+    """Let the rbf package turn RBF derivatives into numpy functions with sympy's ``lambdify``.
+
+    By default it compiles each derivative it has not precompiled into a C extension
+    (``ufuncify``), which takes seconds per derivative (about a minute for the derivatives of
+    order 4 of a 5x5 stencil); ``lambdify`` gives the same values at once. The package's own
+    symbolic derivative and limit logic is kept; only the code generation changes.
+    """
+    import rbf.basis
+    from sympy import lambdify
+
+    def numpy_function(args: Any, expr: Any, backend: str = "numpy", tempdir: Any = None) -> Any:
+        return lambdify(args, expr, modules=["numpy"])
+
+    with _RBF_LOCK:
+        original = rbf.basis.ufuncify
+        rbf.basis.ufuncify = numpy_function
+        try:
+            yield
+        finally:
+            rbf.basis.ufuncify = original

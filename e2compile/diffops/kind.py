@@ -157,6 +157,8 @@ def validate_pdo_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
     """Check and normalise the PDO fields of ``spec`` (its options; no rings or cutoff)."""
     if spec.rings or spec.sigma:
         raise ValueError("rings/sigma: a PDO spec has no rings")
+    put("rings", ())
+    put("sigma", ())
     if spec.frequencies_cutoff is not None or spec.cutoff_callable is not None:
         raise ValueError("frequencies_cutoff: a PDO spec has none (its bound is maximum_order)")
     options = dict(spec.options)

@@ -47,7 +47,8 @@ def _reprs(gs):
     return irreps[1:]
 
 
-def _factory(gs, in_repr, out_repr, max_power, discretization=DiscretizationArgs()):
+def _factory(gs, in_repr, out_repr, max_power, discretization=None):
+    discretization = discretization or DiscretizationArgs()
     group = gs.fibergroup
     bounds = dict(max_frequency=4)
     if gs.family == "rot2d":

@@ -38,6 +38,8 @@ class BasisKind:
             naming the field.
         compile: ``compile(spec) -> BasisArtifact``.
         layer_fields: the extra fields of a layer description of this kind, with their meaning.
+        layer_types: the Python type (``int``, ``float``, ``str``) of each field of
+            ``layer_fields`` that is a single value (the command line's flags use it).
         spec_from_layer: ``spec_from_layer(desc, gspace, in_repr, out_repr) -> BasisSpec`` for a
             layer description (the gspace and representations are already resolved).
         describe: ``describe(spec) -> dict`` of the kind's settings, for ``e2c cache info``.
@@ -48,6 +50,7 @@ class BasisKind:
     validate: Callable[[Any, Callable[[str, Any], None]], None]
     compile: Callable[[Any], Any]
     layer_fields: Mapping[str, str] = field(default_factory=dict)
+    layer_types: Mapping[str, type] = field(default_factory=dict)
     spec_from_layer: Callable[..., Any] | None = None
     describe: Callable[[Any], dict[str, Any]] | None = None
 

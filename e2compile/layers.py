@@ -30,6 +30,8 @@ from .specs import BasisSpec, kernel_spec, pdo_spec
 __all__ = [
     "LAYER_FIELDS",
     "LayerError",
+    "describe_spec",
+    "kind_flags",
     "kernel_spec_from_layer",
     "pdo_spec_from_layer",
     "read_layer_file",
@@ -62,6 +64,26 @@ for _fields in _kind_fields().values():
     LAYER_FIELDS.update(_fields)
 
 _REQUIRED = ("gspace", "in", "out")
+
+
+def kind_flags() -> list[tuple[str, type, str]]:
+    """``(field, type, meaning)`` of the single-value layer fields the kinds declare beyond the
+    kernel's flags, plus ``kind``: what ``e2c compile`` offers as single-layer flags."""
+    flags = [("kind", str, _COMMON_FIELDS["kind"])]
+    for name in KIND_NAMES():
+        kind = get_kind(name)
+        flags += [(f, kind.layer_types[f], kind.layer_fields[f]) for f in kind.layer_types]
+    return flags
+
+
+def describe_spec(spec: BasisSpec) -> dict[str, Any]:
+    """The settings of ``spec``'s kind, by name (what ``e2c cache info`` shows)."""
+    kind = get_kind(spec.kind)
+    settings = {"kind": spec.kind, "kernel_size": spec.kernel_size, "dilation": spec.dilation}
+    if kind.describe is not None:
+        settings.update(kind.describe(spec))
+    return settings
+
 
 _MULTIPLE_RE = re.compile(r"\s*(?:(\d+)\s*\*\s*)?(\S.*?)\s*")
 

@@ -185,7 +185,9 @@ def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
     stencil = points.T[None]  # (1, P, 2)
     center = np.zeros((1, 2))
     out = np.empty((order + 1, points.shape[1]))
-    with _lambdified_rbf_derivatives():
+    # lambdified piecewise RBFs (phs, matern...) evaluate both branches: the unused one may
+    # divide by zero at the centre, which the selection discards
+    with _lambdified_rbf_derivatives(), np.errstate(divide="ignore", invalid="ignore"):
         for i, diff in enumerate(diffs):
             out[i] = weights(center, stencil, diff, phi=phi, order=order)[0]
     return out

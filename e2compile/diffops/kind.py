@@ -288,6 +288,15 @@ KIND = BasisKind(
         "phi": "PDO: RBF of 'rbffd' (default 'ga')",
         "angle_offset": "PDO: rotate every PDO by this angle (radians)",
     },
+    layer_types={
+        "accuracy": int,
+        "maximum_order": int,
+        "maximum_power": int,
+        "method": str,
+        "smoothing": float,
+        "phi": str,
+        "angle_offset": float,
+    },
     spec_from_layer=_spec_from_layer,
     describe=_describe,
 )

@@ -74,8 +74,9 @@ def load_cache(path: str | os.PathLike[str] = DEFAULT_PATH) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"path: no PDO cache bundle at {path}")
     try:
-        n = len(Bundle(path).keys())
-    except Exception as exc:  # a foreign or corrupt file: never used
+        with Bundle(path)._open() as f:  # the bundle's own checks: seal, HDF5, format
+            n = len(f["artifacts"])
+    except Exception as exc:  # noqa: BLE001 - a foreign or corrupt file: never used
         raise ValueError(f"path: {path} is not a readable e2compile bundle ({exc})") from None
     layers = [p for p in os.environ.get("E2C_CACHE_PATH", "").split(os.pathsep) if p.strip()]
     if str(path) not in layers:

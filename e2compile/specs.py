@@ -427,7 +427,7 @@ def kernel_spec(
 ) -> BasisSpec:
     """The :class:`BasisSpec` of the kernel basis from ``in_repr`` to ``out_repr`` on ``gspace``.
 
-    Defaults (conventions.md): ``rings`` = ``ceil(k/2)`` radii ``0, 1, ...`` (grid units);
+    Defaults (docs/conventions.md): ``rings`` = ``ceil(k/2)`` radii ``0, 1, ...`` (grid units);
     ``sigma`` = 0.6 per ring, 0.4 for the last, 0.005 for a ring at the origin (a number applies to
     every ring); ``frequencies_cutoff`` = policy ``"fco1"`` (``-1``, ``-2``, ``-3`` name the
     policies ``fco1``, ``fco2``, ``fco3``; another number ``c`` means ``f(r) = c r``; a callable

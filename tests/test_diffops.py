@@ -259,3 +259,16 @@ def test_compile_is_deterministic_and_columns_are_the_pdo_kinds():
     assert again == a
     info = next(a.element_attributes())
     assert {"order", "power", "frequency", "in_irrep_idx"} <= set(info)
+
+
+@pytest.mark.parametrize("a, b", [(0, 0), (1, 0), (2, 1), (3, 1), (0, 4), (2, 2)])
+def test_closed_form_gaussian_rbf_derivatives_match_sympy(a, b):
+    import sympy
+
+    from e2compile.diffops.discretization import _GaussianDerivative
+
+    x0, x1, c0, c1, eps = sympy.symbols("x0 x1 c0 c1 eps")
+    expr = sympy.exp(-(eps**2) * ((x0 - c0) ** 2 + (x1 - c1) ** 2))
+    exact = sympy.lambdify((x0, x1, c0, c1, eps), sympy.diff(expr, x0, a, x1, b))
+    values = (np.array([0.3, -1.2]), np.array([-0.7, 2.0]), 0.1, 0.2, 1.3)
+    assert np.allclose(_GaussianDerivative(a, b)(*values), exact(*values), rtol=1e-12)

@@ -185,6 +185,8 @@ def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
     stencil = points.T[None]  # (1, P, 2)
     center = np.zeros((1, 2))
     out = np.empty((order + 1, points.shape[1]))
+    if phi == "ga":
+        _add_gaussian_derivatives(order)
     # lambdified piecewise RBFs (phs, matern...) evaluate both branches: the unused one may
     # divide by zero at the centre, which the selection discards
     with _lambdified_rbf_derivatives(), np.errstate(divide="ignore", invalid="ignore"):
@@ -194,6 +196,46 @@ def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
 
 
 _RBF_LOCK = threading.Lock()
+
+
+class _GaussianDerivative:
+    """``d^a/dx0^a d^b/dx1^b exp(-eps^2 |x - c|^2)`` in closed form (picklable, vectorised).
+
+    The Gaussian RBF is separable: each factor's derivative is
+    ``(-eps)^n H_n(eps u) exp(-(eps u)^2)`` with ``H_n`` the physicists' Hermite polynomial.
+    """
+
+    def __init__(self, a: int, b: int):
+        self.a, self.b = a, b
+
+    def __call__(self, x0: Any, x1: Any, c0: Any, c1: Any, eps: Any) -> np.ndarray:
+        from numpy.polynomial import hermite
+
+        def factor(n: int, u: np.ndarray) -> np.ndarray:
+            t = eps * u
+            coefficients = np.zeros(n + 1)
+            coefficients[n] = 1.0
+            return (-eps) ** n * hermite.hermval(t, coefficients) * np.exp(-t * t)
+
+        x0, x1, c0, c1, eps = np.broadcast_arrays(*(np.asarray(v, float) for v in
+                                                    (x0, x1, c0, c1, eps)))  # fmt: skip
+        return factor(self.a, x0 - c0) * factor(self.b, x1 - c1)
+
+
+def _add_gaussian_derivatives(order: int) -> None:
+    """Give the rbf package's Gaussian RBF (``"ga"``, ``exp(-(eps r)^2)``) the closed-form
+    derivatives up to ``order`` that it lacks, instead of differentiating it symbolically with
+    sympy (seconds per derivative). The package's RBF-FD weights use them unchanged."""
+    import rbf.basis
+
+    phi = rbf.basis.get_rbf("ga")
+    cache = getattr(phi, "_cache", None)
+    if not isinstance(cache, dict):  # another rbf version: let it differentiate symbolically
+        return
+    with _RBF_LOCK:
+        for n in range(order + 1):
+            for i in range(n + 1):
+                cache.setdefault((n - i, i), _GaussianDerivative(n - i, i))
 
 
 @contextlib.contextmanager

@@ -15,7 +15,9 @@ the library excluded (timed separately, not included):
   each: the bases are read from HDF5 every time;
 * **warm memo**: builds in that process with the memo kept (it serves the bases);
 * **e2cnn**: the reference library in its own environment (``benchmarks/reference.py``), a fresh
-  process per repeat (its in-memory PDO cache starts empty): its first build.
+  process per repeat (its in-memory PDO cache starts empty): its first build. That environment
+  lacks the rbf package its gauss and rbffd methods need; the script lends it ours (same version)
+  by putting a directory that holds only a link to it on the reference's ``sys.path``.
 
 Medians of ``--repeats`` fresh processes. The 2-core machine is shared: absolute times are noisy.
 
@@ -90,7 +92,7 @@ def _ours(kwargs: dict, store: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _reference(kwargs: dict) -> dict | None:
+def _reference(kwargs: dict, rbf_dir: str) -> dict | None:
     try:
         from reference import ReferenceUnavailable, run_reference
     except ImportError:
@@ -100,10 +102,20 @@ def _reference(kwargs: dict) -> dict | None:
         kwargs=json.dumps(kwargs),
         clear="None",
     )
+    # e2cnn's environment has no rbf package, which its gauss and rbffd discretisations need: lend
+    # it ours (the same version we use) through a directory holding only a link to it
+    code = f"import sys; sys.path.insert(0, {rbf_dir!r})\n" + code
     try:
         return run_reference(code)
     except ReferenceUnavailable:
         return None
+
+
+def _rbf_dir(tmp: str) -> str:
+    import rbf
+
+    os.symlink(Path(rbf.__file__).parent, Path(tmp) / "rbf")
+    return tmp
 
 
 def main() -> None:
@@ -111,6 +123,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rows = []
+    lend = tempfile.TemporaryDirectory()
+    rbf_dir = _rbf_dir(lend.name)
     for method, kwargs in METHODS.items():
         cold, warm, steady, memo, ref = [], [], [], [], []
         params = None
@@ -123,7 +137,7 @@ def main() -> None:
             steady.append(w["steady"])
             memo.append(w["memo"])
             params = c["parameters"]
-            r = _reference(kwargs)
+            r = _reference(kwargs, rbf_dir)
             if r is not None:
                 ref.append(r["first"])
                 if r["parameters"] != params:

@@ -251,6 +251,8 @@ class BasisSpec:
             if not isinstance(name, str):
                 raise TypeError(f"option names must be strings, got {name!r}")
         put("options", tuple(sorted((k, _json_scalar(v, k)) for k, v in options.items())))
+        put("rings", tuple(self.rings))
+        put("sigma", tuple(self.sigma))
         kind.validate(self, put)
 
     # ----------------------------------------------------------------------------- identity

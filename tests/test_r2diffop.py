@@ -190,3 +190,19 @@ def test_angle_offset_rotates_the_operators():
     sa = a.basisexpansion.blocks[0].sampled_basis
     sb = b.basisexpansion.blocks[0].sampled_basis
     assert sa.shape == sb.shape and not torch.allclose(sa, sb)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(kernel_size=3, dilation=2, padding=2),
+        dict(kernel_size=5, stride=2, padding=2, padding_mode="reflect"),
+        dict(maximum_order=3, padding=1),  # an even (4x4) kernel: exact on matching grids
+    ],
+)
+def test_dilation_stride_and_even_kernels_keep_equivariance(kwargs):
+    gs = gspaces.FlipRot2dOnR2(4)
+    in_type, out_type = _types(gs)
+    layer = nn.R2Diffop(in_type, out_type, **kwargs)
+    size = 12 if layer.kernel_size % 2 == 0 else 11
+    assert_equivariant(layer, atol=1e-5 * _scale(layer), rtol=1e-5, spatial=size)

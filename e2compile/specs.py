@@ -2,7 +2,8 @@
 
 A spec holds everything that changes the sampled numbers, by content: the gspace family and its
 parameters, both representations as irrep ids plus change of basis (rounded to ``COB_DECIMALS``),
-the grid, rings, widths, frequency cutoff, maximum offset and the compiler's algorithm version.
+the grid, rings, widths, frequency cutoff, maximum offset, the kind's options (PDO settings) and
+the compiler's algorithm version.
 ``spec.key`` is the SHA-256 of ``spec.canonical_json()``: sorted keys, no whitespace, floats written
 with ``repr`` (shortest round-trip form), so the key is the same in every process and on every
 machine. A callable frequency cutoff cannot be serialised: such a spec compiles but has no key.
@@ -157,8 +158,11 @@ class SpecRepresentations(NamedTuple):
 class BasisSpec:
     """Canonical description of one basis artifact (see the module docstring).
 
-    Construct with :func:`kernel_spec` (which resolves every default) or :meth:`from_json`. Fields
-    are normalised on construction, so two specs that sample the same numbers compare equal.
+    Construct with :func:`kernel_spec` or :func:`pdo_spec` (which resolve every default) or
+    :meth:`from_json`. The constructor is the single validator: common fields here, the kind's
+    own fields by its :class:`~e2compile.kinds.BasisKind`; it refuses an ``algorithm_version``
+    other than :data:`ALGORITHM_VERSION` and non-orthogonal changes of basis. Fields are
+    normalised on construction, so two specs that sample the same numbers compare equal.
 
     Attributes:
         family: ``"rot2d"``, ``"fliprot2d"``, ``"flip2d"`` or ``"trivial"``.
@@ -166,7 +170,7 @@ class BasisSpec:
         axis: reflection axis in radians for the flip families, else ``None``.
         maximum_frequency: the continuous group's maximum irrep frequency, else ``None``.
         in_repr, out_repr: :class:`RepresentationSpec` of the input and output fields.
-        kind: ``"kernel"`` or ``"pdo"``.
+        kind: a registered basis kind (:mod:`e2compile.kinds`): ``"kernel"`` or ``"pdo"``.
         kernel_size, dilation: the sampling grid.
         rings: ring radii in grid units; sigma: ring widths in pixels (one per ring).
         frequencies_cutoff: policy name (``"fco1"``...), a factor ``c`` (``f(r) = c r``), or

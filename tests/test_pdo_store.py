@@ -157,3 +157,23 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
         tmp_path,
     )  # fmt: skip
     assert foreign.returncode != 0 and "not a readable e2compile bundle" in foreign.stderr
+
+
+def test_layer_cache_flag_uses_a_bundle_in_the_store_root(tmp_path):
+    code = """
+        import os
+        from pathlib import Path
+        from e2compile import gspaces
+        from runtime import nn
+        gs = gspaces.Rot2dOnR2(4)
+        t = nn.FieldType(gs, [gs.regular_repr])
+        nn.R2Diffop(t, t, kernel_size=3, cache="store")
+        bundle = Path(os.environ["E2C_CACHE_DIR"]) / "diffops-cache.h5"
+        print("stored", bundle.is_file())
+        nn.R2Diffop(t, t, kernel_size=3, cache=True)
+        print("layers", os.environ["E2C_CACHE_PATH"] == str(bundle.absolute()))
+    """
+    run = _python(code, _env(tmp_path / "store"), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "stored True" in run.stdout and "layers True" in run.stdout
+    assert not (tmp_path / ".e2cnn_cache").exists()  # nothing relative to the working directory

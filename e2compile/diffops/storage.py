@@ -21,8 +21,17 @@ from typing import Any
 
 __all__ = ["store_cache", "load_cache", "note_built", "built_specs"]
 
-#: The reference library's default file name.
-DEFAULT_PATH = "./.e2cnn_cache/diffops.h5"
+#: The default bundle, inside the store's writable root (never relative to the working directory).
+DEFAULT_NAME = "diffops-cache.h5"
+
+
+def default_path() -> Path:
+    """``<store root>/diffops-cache.h5``, the store root being ``E2C_CACHE_DIR`` or the platform's
+    user cache directory."""
+    from cache.store import default_root
+
+    return default_root() / DEFAULT_NAME
+
 
 _BUILT: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -41,8 +50,9 @@ def built_specs() -> list[Any]:
         return list(_BUILT.values())
 
 
-def store_cache(path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:
-    """Write the PDO artifacts built so far in this process into the bundle ``path``.
+def store_cache(path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the PDO artifacts built so far in this process into the bundle ``path`` (default:
+    :func:`default_path`).
 
     Returns the bundle's absolute path. Artifacts are read from the default store (or compiled
     again, deterministically, when they were built with ``recompute=True``).
@@ -52,7 +62,7 @@ def store_cache(path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:
 
     from ..compiler import compile as compile_spec
 
-    path = Path(path).expanduser().absolute()
+    path = Path(default_path() if path is None else path).expanduser().absolute()
     store = Store()
     records = []
     for spec in sorted(built_specs(), key=lambda s: s.key):
@@ -65,12 +75,13 @@ def store_cache(path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:
     return path
 
 
-def load_cache(path: str | os.PathLike[str] = DEFAULT_PATH) -> int:
-    """Add the bundle ``path`` (written by :func:`store_cache` or ``e2c``) as a read-only layer
-    of the default store; returns the number of artifacts it holds."""
+def load_cache(path: str | os.PathLike[str] | None = None) -> int:
+    """Add the bundle ``path`` (written by :func:`store_cache` or ``e2c``; default:
+    :func:`default_path`) as a read-only layer of the default store; returns the number of
+    artifacts it holds."""
     from cache.bundle import Bundle
 
-    path = Path(path).expanduser().absolute()
+    path = Path(default_path() if path is None else path).expanduser().absolute()
     if not path.is_file():
         raise FileNotFoundError(f"path: no PDO cache bundle at {path}")
     try:

@@ -37,7 +37,7 @@ class R2Diffop(_RdConvBase):
         initialize: initialise ``weights`` with generalized He (else they start at zero).
         cache: ``True``, ``"load"`` or ``"store"``: call :func:`e2compile.diffops.load_cache`
             before and/or :func:`~e2compile.diffops.store_cache` after building the bases
-            (default file); the store makes this unnecessary.
+            (default file ``<store root>/diffops-cache.h5``); the store makes this unnecessary.
         rbffd: discretise with RBF-FD instead of finite differences.
         radial_basis_function: the RBF of RBF-FD (default Gaussian ``"ga"``).
         smoothing: if set, discretise with derivatives of a Gaussian of this standard deviation

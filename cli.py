@@ -301,8 +301,9 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
             from e2compile.layers import describe_spec
             from e2compile.specs import BasisSpec
 
-            settings = describe_spec(BasisSpec.from_json(row["spec"]))
-            click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+            with contextlib.suppress(ValueError, TypeError, KeyError):  # not a BasisSpec
+                settings = describe_spec(BasisSpec.from_json(row["spec"]))
+                click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
             click.echo("spec:")
             click.echo(json.dumps(json.loads(row["spec"]), indent=2, sort_keys=True))
             click.echo("arrays:")

@@ -1,35 +1,38 @@
 """The ``e2c`` command line: compile kernel bases ahead of time and manage the artifact store.
 
-Human output by default, ``--json`` for scripts. Exit codes: 0 ok, 1 failure (a compile failed, an
-artifact is invalid or missing), 2 usage error (bad option, unreadable spec file, ambiguous key).
+A thin click layer: each command parses its options, calls one library function and prints. The
+logic lives in the library: ``runtime.aot`` (which specs, ``compile_many``), ``cache.transfer``
+(pack, unpack, merge), ``cache.Store`` (listing, verify, gc), ``cache.manifest``.
+
+Human output by default, ``--json`` for scripts. Exit codes: 0 ok, 1 failure (a compile failed or
+did not reach the store, an artifact or layer is invalid or missing, the store cannot be written),
+2 usage error (bad option or environment variable, unreadable spec file or builder, ambiguous key).
 The store comes from ``--cache-dir``/``--cache-path``/``--offline`` or the ``E2C_*`` variables and
-is shared by every command through ``ctx.obj``. The compiler (``e2compile``) is imported lazily,
-only by ``e2c compile``. See ``docs/cli.md``.
+is shared by every command through ``ctx.obj``. See ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from cache import Bundle, FileStore, Record, Store, is_key, open_layer, write_bundle
-from cache.errors import CorruptArtifactError
+from cache import CacheError, Store, is_key
+from cache.manifest import ManifestError, read_manifest_keys, spec_summary
 from e2compile import __version__
+from runtime.aot import BuildError, OutputError, SourceError, select_shard
 
-MANIFEST_FORMAT = "e2compile-manifest"
-MANIFEST_VERSION = 1
+__all__ = ["main", "parse_duration", "parse_size", "select_shard"]
 
 pass_store = click.make_pass_decorator(Store)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -40,11 +43,11 @@ def _emit_json(data: Any) -> None:
 
 
 def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    raise AssertionError  # pragma: no cover
+    return f"{n:.1f} TiB"
 
 
 _SIZE_RE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(i?[bB])?\s*")
@@ -58,8 +61,7 @@ def parse_size(text: str) -> int:
     m = _SIZE_RE.fullmatch(text)
     if m is None:
         raise ValueError(f"not a size: {text!r} (examples: 1048576, 500M, 2G, 1.5GiB)")
-    power = " KMGT".index(m.group(2).upper() or " ")
-    return int(float(m.group(1)) * 1024**power)
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
 
 
 def parse_duration(text: str) -> float:
@@ -71,13 +73,10 @@ def parse_duration(text: str) -> float:
 
 
 class _Parsed(click.ParamType):
-    """A click type read by ``parse`` (a ``ValueError`` is a usage error); values that already
-    have the parsed type (defaults) pass through."""
+    """A click type read by ``parse`` (a ``ValueError`` is a usage error)."""
 
     def __init__(self, name: str, parse: Callable[[str], Any], parsed_type: type) -> None:
-        self.name = name
-        self.parse = parse
-        self.parsed_type = parsed_type
+        self.name, self.parse, self.parsed_type = name, parse, parsed_type
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         try:
@@ -95,28 +94,18 @@ def _parse_shard(ctx: Any, param: Any, value: str | None) -> tuple[int, int] | N
     return int(m.group(1)), int(m.group(2))
 
 
+@contextlib.contextmanager
 def _progress(total: int, desc: str):
-    """A tqdm progress bar on stderr (silent when stderr is not a terminal)."""
+    """A progress callback drawing a tqdm bar on stderr (silent when not a terminal)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="artifact", file=sys.stderr, disable=None, leave=False)
-
-
-def read_manifest_keys(path: str | os.PathLike[str]) -> list[str]:
-    """Keys listed by a manifest (``e2c compile --manifest``) or a plain JSON list of keys."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise click.BadParameter(f"cannot read manifest {path}: {exc}") from None
-    keys = data.get("keys") if isinstance(data, dict) else data
-    if not isinstance(keys, list) or not all(isinstance(k, str) and is_key(k) for k in keys):
-        raise click.BadParameter(f"{path}: expected a manifest with a 'keys' list of 64-hex keys")
-    return keys
+    with tqdm(total=total, desc=desc, unit="artifact", file=sys.stderr, disable=None,
+              leave=False) as bar:  # fmt: skip
+        yield bar.update
 
 
 def _resolve_key(store: Store, prefix: str) -> str:
-    """The one key of ``store`` starting with ``prefix``: failure (1) if none, usage error (2)
-    if several."""
+    """The one key starting with ``prefix``: failure (1) if none, usage error (2) if several."""
     prefix = prefix.strip().lower()
     if is_key(prefix):
         return prefix
@@ -128,42 +117,46 @@ def _resolve_key(store: Store, prefix: str) -> str:
     return matches[0]
 
 
-def _spec_summary(spec_json: str) -> str:
-    """A one-line summary of a spec JSON (generic: only the fields that are present)."""
-    try:
-        spec = json.loads(spec_json)
-    except ValueError:
-        return "?"
-    if not isinstance(spec, dict):
-        return "?"
-    parts = [str(spec.get("family", spec.get("gspace", "?")))]
-    for name, label in (("N", "N"), ("kind", ""), ("kernel_size", "k"), ("dilation", "d")):
-        if name in spec and not isinstance(spec[name], (dict, list)):
-            parts.append(f"{label}={spec[name]}" if label else str(spec[name]))
-    sizes = []
-    for name in ("in_repr", "out_repr"):
-        rep = spec.get(name)
-        if isinstance(rep, dict) and isinstance(rep.get("change_of_basis"), list):
-            sizes.append(str(len(rep["change_of_basis"])))
-    if len(sizes) == 2:
-        parts.append(f"{sizes[0]}->{sizes[1]} channels")
-    return " ".join(parts)
+def _layer_kind(store: Store, layer: Any) -> str:
+    if layer is store.root:
+        return "writable"
+    return "read-only" if layer.kind == "directory" else layer.kind
 
 
-def _layer_kind(layer: Any) -> str:
-    if isinstance(layer, Bundle):
-        return "bundle"
-    return "writable" if layer.writable else "read-only"
+def _keys_of(manifests: tuple[str, ...]) -> list[str]:
+    return [k for path in manifests for k in read_manifest_keys(path)]
 
 
 # ---------------------------------------------------------------------------------- top group
 
 
-@click.group()
+class _Group(click.Group):
+    """Turns the library's errors into messages and truthful exit codes: bad input (a spec file,
+    builder, manifest or environment variable) is a usage error (2); a store, layer or build
+    failure is a failure (1). Never a traceback for those."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        original = warnings.formatwarning
+        warnings.formatwarning = _format_warning  # one line, no source excerpt
+        try:
+            return super().invoke(ctx)
+        except (SourceError, ManifestError, OutputError) as exc:
+            raise click.UsageError(str(exc)) from None
+        except (CacheError, BuildError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            warnings.formatwarning = original
+
+
+def _format_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> str:
+    return f"warning ({category.__name__}): {message}\n"
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="e2c")
 @click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     default=None,
     help="Writable store root. Default: $E2C_CACHE_DIR, else the user cache directory.",
 )
@@ -171,9 +164,8 @@ def _layer_kind(layer: Any) -> str:
     "--cache-path",
     "layers",
     multiple=True,
-    type=click.Path(),
-    help="Extra read-only layer (directory or bundle file); repeatable. "
-    "Default: $E2C_CACHE_PATH (os.pathsep-separated).",
+    help="Extra read-only layer: a directory, a bundle file or an https:// or fsspec "
+    "URL of either; repeatable. Default: $E2C_CACHE_PATH (docs/cli.md).",
 )
 @click.option(
     "--offline/--online",
@@ -183,7 +175,10 @@ def _layer_kind(layer: Any) -> str:
 @click.pass_context
 def main(ctx: click.Context, cache_dir: str | None, layers: tuple[str, ...], offline: bool | None):
     """Compile steerable kernel bases ahead of time and manage the artifact store."""
-    ctx.obj = Store(root=cache_dir, layers=list(layers) if layers else None, offline=offline)
+    try:
+        ctx.obj = Store(root=cache_dir, layers=list(layers) if layers else None, offline=offline)
+    except ValueError as exc:  # a malformed E2C_* variable
+        raise click.UsageError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ e2c cache ...
@@ -196,99 +191,63 @@ def cache_group() -> None:
 
 @cache_group.command("path")
 @click.option("--all", "show_all", is_flag=True, help="Also list the read-only layers.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_path(store: Store, show_all: bool, as_json: bool) -> None:
     """Print the writable store root (with --all: every layer, in search order)."""
     if as_json:
-        _emit_json(
-            {
-                "root": store.root.location,
-                "layers": [{"path": x.location, "kind": _layer_kind(x)} for x in store.layers],
-                "offline": store.offline,
-                "quarantine": str(store.root.quarantine_dir),
-            }
-        )
-        return
-    if not show_all:
-        click.echo(store.root.location)
-        return
-    for layer in store.all_layers:
-        click.echo(f"{layer.location}\t{_layer_kind(layer)}")
-
-
-def _entry(store: Store, key: str) -> dict[str, Any]:
-    layer = store.locate(key)
-    assert layer is not None
-    row: dict[str, Any] = {"key": key, "layer": layer.location, "layer_kind": _layer_kind(layer)}
-    if isinstance(layer, FileStore):
-        path = layer.path(key)
-        row["path"] = str(path)
-        row["size"] = path.stat().st_size if path.exists() else None
+        layers = [{"path": x.location, "kind": _layer_kind(store, x)} for x in store.layers]
+        _emit_json({"root": store.root.location, "layers": layers, "offline": store.offline,
+                    "quarantine": str(store.root.quarantine_dir)})  # fmt: skip
+    elif show_all:
+        for layer in store.all_layers:
+            click.echo(f"{layer.location}\t{_layer_kind(store, layer)}")
     else:
-        row["path"] = f"{layer.location}:/artifacts/{key}"
-        row["size"] = None
-    try:
-        info = layer.info(key)
-    except (CorruptArtifactError, KeyError, OSError) as exc:
-        reason = exc.reason if isinstance(exc, CorruptArtifactError) else str(exc)
-        row.update(valid=False, reason=reason, created=None, compiler_version=None, spec=None)
-        return row
-    if row["size"] is None:  # inside a bundle: the data bytes
-        row["size"] = sum(
-            math.prod(a["shape"]) * _itemsize(a["dtype"]) for a in info.arrays.values()
-        )
-    row.update(
-        valid=True,
-        created=info.created,
-        compiler_version=info.compiler_version,
-        spec=info.spec,
-        arrays={n: {"dtype": a["dtype"], "shape": a["shape"]} for n, a in info.arrays.items()},
-    )
-    return row
+        click.echo(store.root.location)
 
 
-def _itemsize(dtype: str) -> int:
-    import numpy as np
-
-    return np.dtype(dtype).itemsize
+def _row(store: Store, d: Any) -> dict[str, Any]:
+    """One listing row of a :class:`cache.Description`."""
+    layer = next(x for x in store.all_layers if x.location == d.layer)
+    row = {"key": d.key, "layer": d.layer, "layer_kind": _layer_kind(store, layer),
+           "path": d.location, "size": d.size, "valid": d.valid}  # fmt: skip
+    if d.info is None:
+        return {**row, "reason": d.reason, "created": None, "compiler_version": None, "spec": None}
+    arrays = {n: {"dtype": a["dtype"], "shape": a["shape"]} for n, a in d.info.arrays.items()}
+    return {**row, "created": d.info.created, "compiler_version": d.info.compiler_version,
+            "spec": d.info.spec, "meta": d.info.meta, "arrays": arrays}  # fmt: skip
 
 
 @cache_group.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_ls(store: Store, as_json: bool) -> None:
     """List the artifacts of every layer (headers only; use `verify` to check the data)."""
-    rows = [_entry(store, key) for key in store.keys()]
+    rows = [_row(store, d) for d in store.describe()]
     if as_json:
         _emit_json(rows)
         return
     for row in rows:
-        status = _spec_summary(row["spec"]) if row["valid"] else f"INVALID: {row['reason']}"
+        status = spec_summary(row["spec"]) if row["valid"] else f"INVALID: {row['reason']}"
         created = (row["created"] or "-")[:19].replace("T", " ")
-        click.echo(
-            f"{row['key'][:16]}  {_human_bytes(row['size'] or 0):>10}  {created:19}  "
-            f"{row['layer_kind']:9}  {status}"
-        )
-    total = sum(r["size"] or 0 for r in rows)
-    click.echo(f"{len(rows)} artifacts, {_human_bytes(total)}", err=True)
+        click.echo(f"{row['key'][:16]}  {_human_bytes(row['size'] or 0):>10}  {created:19}  "
+                   f"{row['layer_kind']:9}  {status}")  # fmt: skip
+    click.echo(
+        f"{len(rows)} artifacts, {_human_bytes(sum(r['size'] or 0 for r in rows))}", err=True
+    )
 
 
 @cache_group.command("info")
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_info(store: Store, key: str, as_json: bool) -> None:
-    """Show one artifact: KEY is a key or a unique prefix of one."""
+    """Show one artifact (header only): KEY is a key or a unique prefix of one."""
     key = _resolve_key(store, key)
-    if store.locate(key) is None:
+    layer = store.locate(key)
+    if layer is None:
         raise click.ClickException(f"no artifact {key}")
-    row = _entry(store, key)
-    if row["valid"]:  # full data check, no side effect
-        try:
-            store.locate(key).load(key)
-        except (CorruptArtifactError, KeyError, OSError) as exc:
-            row.update(valid=False, reason=getattr(exc, "reason", str(exc)))
+    row = _row(store, layer.describe(key))
     if as_json:
         _emit_json(row)
     else:
@@ -309,6 +268,7 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
             click.echo("arrays:")
             for name, a in row["arrays"].items():
                 click.echo(f"  {name:24} {a['dtype']:>6}  {tuple(a['shape'])}")
+            click.echo(f"draw it:  e2c show {key[:16]} --png {key[:12]}.png")
         else:
             click.echo(f"INVALID:  {row['reason']}")
     if not row["valid"]:
@@ -316,100 +276,65 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
 
 
 @cache_group.command("verify")
-@click.option(
-    "--no-quarantine", is_flag=True, help="Report invalid files without moving them aside."
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-quarantine", is_flag=True,
+              help="Report invalid files without moving them aside.")  # fmt: skip
+@_json_option
 @pass_store
 def cache_verify(store: Store, no_quarantine: bool, as_json: bool) -> None:
     """Check every artifact of every layer: header, key, schema, checksums.
 
     Invalid files in the writable root are moved to its quarantine directory; read-only layers
-    are only reported. Exit code 1 when anything is invalid.
+    are only reported. A layer that does not exist or cannot be read is invalid. Exit code 1 when
+    anything is invalid.
     """
-    total = sum(len(layer.keys()) for layer in store.all_layers)
-    results = []
-    with _progress(total, "verify") as bar:
+    with _progress(len(store.keys()), "verify") as tick:
+        results = []
         for result in store.iter_verify(quarantine=not no_quarantine):
             results.append(result)
-            bar.update(1)
+            tick(1)
     bad = [r for r in results if not r.ok]
+    checked = sum(r.key is not None for r in results)
     if as_json:
-        _emit_json(
-            {
-                "ok": not bad,
-                "checked": len(results),
-                "invalid": [
-                    {
-                        "key": r.key,
-                        "location": r.location,
-                        "reason": r.reason,
-                        "quarantined_to": r.quarantined_to,
-                    }
-                    for r in bad
-                ],
-            }
-        )
+        invalid = [{"key": r.key, "location": r.location, "reason": r.reason,
+                    "quarantined_to": r.quarantined_to} for r in bad]  # fmt: skip
+        _emit_json({"ok": not bad, "checked": checked, "invalid": invalid})
     else:
         for r in bad:
             moved = f" -> moved to {r.quarantined_to}" if r.quarantined_to else ""
             click.echo(f"INVALID {r.location}: {r.reason}{moved}")
-        click.echo(f"{len(results)} artifacts checked, {len(bad)} invalid")
+        click.echo(f"{checked} artifacts checked, {len(bad)} invalid")
     if bad:
         sys.exit(1)
 
 
 @cache_group.command("gc")
-@click.option(
-    "--older-than",
-    type=_Parsed("DURATION", parse_duration, float),
-    default=None,
-    help="Remove artifacts unused for this long (90s, 15m, 12h, 30d, 2w; bare number = days).",
-)
-@click.option(
-    "--max-size",
-    type=_Parsed("SIZE", parse_size, int),
-    default=None,
-    help="Then remove least recently used artifacts until the root holds at most this "
-    "(500M, 2G; powers of 1024).",
-)
-@click.option(
-    "--keep-manifest",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Never remove the keys listed in this manifest; repeatable.",
-)
+@click.option("--older-than", type=_Parsed("DURATION", parse_duration, float), default=None,
+              help="Remove artifacts unused for this long (90s, 15m, 12h, 30d, 2w; "
+              "bare number = days).")  # fmt: skip
+@click.option("--max-size", type=_Parsed("SIZE", parse_size, int), default=None,
+              help="Then remove least recently used artifacts until the root holds at most this "
+              "(500M, 2G; powers of 1024).")  # fmt: skip
+@click.option("--keep-manifest", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Never remove the keys listed in this manifest; repeatable.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
-def cache_gc(
-    store: Store,
-    older_than: float | None,
-    max_size: int | None,
-    keep_manifest: tuple[str, ...],
-    dry_run: bool,
-    as_json: bool,
-) -> None:
+def cache_gc(store: Store, older_than: float | None, max_size: int | None,
+             keep_manifest: tuple[str, ...], dry_run: bool, as_json: bool) -> None:  # fmt: skip
     """Free space in the writable root (read-only layers are never touched).
 
     "Unused" is the file's mtime: set when written, refreshed (at most hourly) when read. Also
     removes quarantined files, and stale temporary files and unheld lock files (over an hour old).
     """
-    keep = {k for path in keep_manifest for k in read_manifest_keys(path)}
+    keep = set(_keys_of(keep_manifest))
     report = store.gc(older_than=older_than, max_size=max_size, keep=keep, dry_run=dry_run)
     if as_json:
-        _emit_json(
-            {
-                "dry_run": dry_run,
-                "removed": [e.key for e in report.removed],
-                "freed_bytes": report.freed_bytes,
-                "kept": report.kept,
-                "remaining_bytes": report.remaining_bytes,
-                "temp_files": [str(p) for p in report.temp_files],
-                "quarantine_files": [str(p) for p in report.quarantine_files],
-                "lock_files": [str(p) for p in report.lock_files],
-            }
-        )
+        _emit_json({"dry_run": dry_run, "removed": [e.key for e in report.removed],
+                    "freed_bytes": report.freed_bytes, "kept": report.kept,
+                    "remaining_bytes": report.remaining_bytes,
+                    "temp_files": [str(p) for p in report.temp_files],
+                    "quarantine_files": [str(p) for p in report.quarantine_files],
+                    "lock_files": [str(p) for p in report.lock_files]})  # fmt: skip
         return
     verb = "would remove" if dry_run else "removed"
     for e in report.removed:
@@ -421,190 +346,92 @@ def cache_gc(
     )
 
 
-def _iter_valid(
-    sources: Sequence[Any], keys: Iterable[str], problems: dict[str, str]
-) -> Iterator[tuple[Record, str]]:
-    """Yield ``(record, created)`` for each key (sorted) from the first source with a valid copy.
-
-    Keys with no valid copy are recorded in ``problems`` (``missing`` or ``invalid: reason``).
-    Records are streamed, never all held in memory.
-    """
-    keys = sorted(set(keys))
-    with _progress(len(keys), "read") as bar:
-        for key in keys:
-            problem = "missing"
-            for source in sources:
-                try:
-                    record, info = source.load(key)
-                except (KeyError, FileNotFoundError):
-                    continue
-                except CorruptArtifactError as exc:
-                    problem = f"invalid: {exc.reason}"
-                    continue
-                yield record, info.created
-                break
-            else:
-                problems[key] = problem
-            bar.update(1)
-
-
-class _Incomplete(Exception):
-    """Raised inside :func:`write_bundle`'s input to abandon the bundle (no file is written)."""
-
-
-def _bundle(
-    output: str, sources: Sequence[Any], keys: Iterable[str], all_or_nothing: bool
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Write the valid artifacts of ``keys`` to a bundle: ``({key: "packed"}, problems)``.
-
-    With ``all_or_nothing`` no file is written when any key is missing or invalid.
-    """
-    problems: dict[str, str] = {}
-
-    def items() -> Iterator[tuple[Record, str]]:
-        yield from _iter_valid(sources, keys, problems)
-        if problems and all_or_nothing:
-            raise _Incomplete
-
-    try:
-        written = write_bundle(output, items())
-    except _Incomplete:
-        return {}, problems
-    return dict.fromkeys(written, "packed"), problems
-
-
-def _report_transfer(action: str, done: dict[str, str], problems: dict, as_json: bool, **extra):
+def _report_transfer(action: str, report: Any, as_json: bool) -> None:
     if as_json:
-        _emit_json({"ok": not problems, **extra, action: done, "problems": problems})
+        _emit_json({"ok": report.ok, "output": report.output, action: report.done,
+                    "problems": report.problems})  # fmt: skip
     else:
-        for key, problem in problems.items():
+        for key, problem in report.problems.items():
             click.echo(f"{key}: {problem}", err=True)
         counts: dict[str, int] = {}
-        for status in done.values():
+        for status in report.done.values():
             counts[status] = counts.get(status, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing"
-        target = f" -> {extra['output']}" if extra.get("output") else ""
-        click.echo(f"{action}: {summary}{target}; {len(problems)} problems")
-    if problems:
+        click.echo(f"{action}: {summary} -> {report.output}; {len(report.problems)} problems")
+    if not report.ok:
         sys.exit(1)
 
 
 @cache_group.command("pack")
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.argument("keys", nargs=-1)
-@click.option(
-    "--manifest",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Pack the keys listed in this manifest; repeatable.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--manifest", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Pack the keys listed in this manifest; repeatable.")  # fmt: skip
+@_json_option
 @pass_store
-def cache_pack(
-    store: Store, output: str, keys: tuple[str, ...], manifest: tuple[str, ...], as_json: bool
-) -> None:
+def cache_pack(store: Store, output: str, keys: tuple[str, ...], manifest: tuple[str, ...],
+               as_json: bool) -> None:  # fmt: skip
     """Pack artifacts into one bundle file OUTPUT (default: every artifact of every layer).
 
     KEYS are keys or unique prefixes. Nothing is written if any requested artifact is missing or
     invalid (run `e2c cache verify` first).
     """
-    wanted = [_resolve_key(store, k) for k in keys]
-    wanted += [k for path in manifest for k in read_manifest_keys(path)]
-    if not keys and not manifest:
-        wanted = store.keys()
-    done, problems = _bundle(output, store.all_layers, wanted, all_or_nothing=True)
-    _report_transfer("pack", done, problems, as_json, output=str(Path(output).absolute()))
+    from cache import transfer
+
+    wanted = [_resolve_key(store, k) for k in keys] + _keys_of(manifest)
+    with _progress(0, "pack") as tick:
+        report = transfer.pack(store, output, wanted if keys or manifest else None, tick)
+    _report_transfer("pack", report, as_json)
 
 
 @cache_group.command("unpack")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
 @click.argument("keys", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
 def cache_unpack(store: Store, bundle: str, keys: tuple[str, ...], as_json: bool) -> None:
-    """Copy the artifacts of BUNDLE (or only KEYS) into the writable root, bit for bit."""
-    source = Bundle(bundle)
-    _copy_into_root(store, [source], keys or source.keys(), "unpack", as_json)
+    """Copy the artifacts of BUNDLE (or only KEYS) into the writable root, bit for bit.
+
+    A BUNDLE that is not a bundle or cannot be read whole is an error (exit code 1).
+    """
+    from cache import transfer
+
+    with _progress(0, "unpack") as tick:
+        report = transfer.unpack(store, bundle, keys, tick)
+    _report_transfer("unpack", report, as_json)
 
 
 @cache_group.command("merge")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the union as a new bundle instead of copying into the writable root.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the union as a new bundle, not into the writable root.")  # fmt: skip
+@_json_option
 @pass_store
 def cache_merge(store: Store, sources: tuple[str, ...], output: str | None, as_json: bool) -> None:
     """Merge store directories and bundles SOURCES into the writable root (or into --output).
 
-    Artifacts are validated on the way; invalid ones are reported and skipped (exit code 1).
+    Artifacts are validated on the way; invalid ones are reported and skipped (exit code 1). A
+    source that cannot be read whole is an error: nothing is merged.
     """
-    layers = [open_layer(s) for s in sources]
-    keys = sorted({k for layer in layers for k in layer.keys()})
-    if output is None:
-        _copy_into_root(store, layers, keys, "merge", as_json)
-        return
-    done, problems = _bundle(output, layers, keys, all_or_nothing=False)
-    _report_transfer("merge", done, problems, as_json, output=str(Path(output).absolute()))
+    from cache import transfer
 
-
-def _copy_into_root(store: Store, sources: list, keys: Iterable[str], action: str, as_json: bool):
-    problems: dict[str, str] = {}
-    done = {}
-    for record, created in _iter_valid(sources, keys, problems):
-        done[record.key] = "copied" if store.put(record, created) else "present"
-    _report_transfer(action, done, problems, as_json, output=store.root.location)
+    with _progress(0, "merge") as tick:
+        report = transfer.merge(store, sources, output, tick)
+    _report_transfer("merge", report, as_json)
 
 
 # ------------------------------------------------------------------------------ e2c compile
 
 
-def specs_from_files(paths: Sequence[str]) -> list[Any]:
-    """Mode (b): every layer of every spec file (``e2compile.layers``)."""
-    if not paths:
-        return []
-    from e2compile.layers import specs_from_layer_file
-
-    specs = []
-    for path in paths:
-        if not Path(path).is_file():
-            raise click.BadParameter(f"no such spec file: {path}", param_hint="SOURCES")
-        try:
-            specs += specs_from_layer_file(path)
-        except OSError as exc:
-            raise click.BadParameter(f"{path}: {exc}", param_hint="SOURCES") from None
-        except ValueError as exc:  # LayerError: names the file, the layer and the field
-            raise click.BadParameter(str(exc), param_hint="SOURCES") from None
-    return specs
-
-
-def specs_from_json(texts: Sequence[str]) -> list[Any]:
-    """``--spec-json``: canonical ``BasisSpec`` JSON (as printed by the offline-mode error)."""
-    if not texts:
-        return []
-    from e2compile.specs import BasisSpec
-
-    specs = []
-    for text in texts:
-        try:
-            specs.append(BasisSpec.from_json(text))
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input
-            raise click.BadParameter(f"{exc}", param_hint="--spec-json") from None
-    return specs
-
-
-def specs_from_flags(desc: dict[str, Any]) -> list[Any]:
-    """Mode (c): one layer given by flags (empty when no layer flag is set)."""
-    desc = {k: v for k, v in desc.items() if v not in (None, ())}
+def _specs_from_flags(desc: dict[str, Any]) -> list[Any]:
+    """One layer given by flags (empty when no layer flag is set)."""
+    desc = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in desc.items() if v not in (None, ())
+    }
     if not desc:
         return []
     from e2compile.layers import spec_from_layer
 
-    desc = {k: list(v) if isinstance(v, tuple) else v for k, v in desc.items()}
     if isinstance(desc.get("sigma"), str) and "," not in desc["sigma"]:
         with contextlib.suppress(ValueError):  # not a number: the layer parser names the field
             desc["sigma"] = float(desc["sigma"])  # one width for every ring
@@ -614,61 +441,14 @@ def specs_from_flags(desc: dict[str, Any]) -> list[Any]:
         raise click.UsageError(f"layer flags: {exc}") from None
 
 
-def _compile_one(spec_json: str, root: str, layers: list[str]) -> dict[str, Any]:
-    """Compile one spec into the store (runs in a worker process); never raises."""
-    from cache import key_for
+def _collect(sources: tuple[str, ...], spec_json: tuple[str, ...], layer: dict) -> list[Any]:
+    from runtime import aot
 
-    start = time.perf_counter()
-    key = key_for(spec_json)
-    try:
-        from e2compile import compiler, specs
-
-        spec = specs.BasisSpec.from_json(spec_json)
-        made = []
-
-        def factory() -> Record:
-            made.append(True)
-            arrays, meta = compiler.compile(spec).to_record()
-            return Record(key, arrays, meta)
-
-        Store(root, layers, offline=False).get_or_create(key, factory, spec=spec_json)
-        status, error = ("compiled" if made else "cached"), None
-    except Exception as exc:  # noqa: BLE001 - reported per spec, the others go on
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
-    return {"key": key, "status": status, "seconds": time.perf_counter() - start, "error": error}
-
-
-def select_shard(keys: Sequence[str], shard: tuple[int, int] | None) -> list[str]:
-    """The deterministic share ``i/n`` of ``keys``: every n-th of the sorted keys from the i-th."""
-    keys = sorted(set(keys))
-    return keys if shard is None else keys[shard[0] :: shard[1]]
-
-
-def run_compile(store: Store, spec_jsons: Sequence[str], jobs: int) -> list[dict[str, Any]]:
-    """Compile every spec JSON into ``store``'s root with ``jobs`` processes; results in order."""
-    args = (store.root.location, [layer.location for layer in store.layers])
-    results: dict[str, dict[str, Any]] = {}
-    with _progress(len(spec_jsons), "compile") as bar:
-        if jobs <= 1 or len(spec_jsons) <= 1:
-            for text in spec_jsons:
-                result = _compile_one(text, *args)
-                results[result["key"]] = result
-                bar.update(1)
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            context = multiprocessing.get_context("spawn")
-            workers = min(jobs, len(spec_jsons))
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_compile_one, text, *args) for text in spec_jsons]
-                for future in as_completed(futures):
-                    result = future.result()
-                    results[result["key"]] = result
-                    bar.update(1)
-    from cache import key_for
-
-    return [results[key_for(text)] for text in spec_jsons]
+    builders = [s for s in sources if aot.is_builder(s)]
+    files = [s for s in sources if not aot.is_builder(s)]
+    warn = lambda text: click.echo(text, err=True)  # noqa: E731
+    return [*aot.specs_from_files(files), *aot.specs_from_builders(builders, warn),
+            *aot.specs_from_json(spec_json), *_specs_from_flags(layer)]  # fmt: skip
 
 
 def _kind_flags(command: Any) -> Any:
@@ -683,16 +463,13 @@ def _kind_flags(command: Any) -> Any:
 
 @main.command("compile")
 @click.argument("sources", nargs=-1)
-@click.option(
-    "--spec-json", multiple=True, help="A canonical BasisSpec JSON to compile; repeatable."
-)
+@click.option("--spec-json", multiple=True, help="A canonical BasisSpec JSON; repeatable.")
 @click.option("--gspace", help="Single layer: gspace family (rot2d, fliprot2d, flip2d, trivial).")
 @click.option("-N", "--N", "N", type=int, help="Single layer: rotation order (-1: continuous).")
 @click.option("--maximum-frequency", type=int, help="Single layer: irreps bound of SO(2)/O(2).")
 @click.option("--axis", type=float, help="Single layer: flip axis in radians.")
-@click.option(
-    "--in", "in_", multiple=True, help="Single layer: input representation name (k*name); repeat."
-)
+@click.option("--in", "in_", multiple=True,
+              help="Single layer: input representation name (k*name); repeat.")  # fmt: skip
 @click.option("--out", multiple=True, help="Single layer: output representation name; repeat.")
 @click.option("--kernel-size", type=int, help="Single layer: kernel size.")
 @click.option("--dilation", type=int, help="Single layer: dilation.")
@@ -703,47 +480,30 @@ def _kind_flags(command: Any) -> Any:
 @_kind_flags
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel compiler processes.")  # fmt: skip
-@click.option(
-    "--shard",
-    callback=_parse_shard,
-    metavar="i/n",
-    help="Compile only share i of n (0 <= i < n) of the sorted keys: one per cluster array job.",
-)
-@click.option(
-    "--manifest",
-    type=click.Path(dir_okay=False),
-    help="Write the keys (and specs) of this run's share to this JSON file.",
-)
-@click.option(
-    "--bundle", type=click.Path(dir_okay=False), help="Pack this run's artifacts into a bundle."
-)
+@click.option("--shard", callback=_parse_shard, metavar="i/n",
+              help="Compile only share i of n (0 <= i < n) of the sorted keys: one per cluster "
+              "array job.")  # fmt: skip
+@click.option("--manifest", type=click.Path(dir_okay=False),
+              help="Write the keys (and specs) of this run's share to this JSON file.")  # fmt: skip
+@click.option("--bundle", type=click.Path(dir_okay=False),
+              help="Pack this run's artifacts into a bundle.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="List the specs of this share; compile nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @pass_store
-def compile_cmd(
-    store: Store,
-    sources: tuple[str, ...],
-    spec_json: tuple[str, ...],
-    jobs: int,
-    shard: tuple[int, int] | None,
-    manifest: str | None,
-    bundle: str | None,
-    dry_run: bool,
-    as_json: bool,
-    **layer: Any,
-) -> None:
+def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ...], jobs: int,
+                shard: tuple[int, int] | None, manifest: str | None, bundle: str | None,
+                dry_run: bool, as_json: bool, **layer: Any) -> None:  # fmt: skip
     """Compile kernel and PDO bases into the writable store.
 
     \b
     What to compile (any mix; duplicates are compiled once):
       SOURCES          spec files: JSON (a list of layer descriptions, or
-                       {"layers": [...]}) or TOML ([[layers]] tables);
-                       or model builders path/to/file.py:build_model or
-                       package.module:build_model, called with no
-                       arguments in a dry run that records every basis the
-                       model's layers need (nothing is sampled)
-      --spec-json      a canonical BasisSpec JSON, as printed by the
-                       offline-mode error of the runtime
+                       {"layers": [...]}), TOML ([[layers]] tables) or a
+                       manifest (its specs); or model builders
+                       path/to/file.py:build_model or package.module:name,
+                       called with no arguments in a dry run that records
+                       every basis the model's layers need
+      --spec-json      a canonical BasisSpec JSON
       --gspace ...     flags describing a single layer
     \b
     Layer description fields:
@@ -765,160 +525,222 @@ def compile_cmd(
       [{"gspace": "rot2d", "N": 8, "in": ["regular"],
         "out": ["regular", "irrep_1"], "kernel_size": 5}]
     """
+    from runtime import aot
+
     layer = {"in" if k == "in_" else k: v for k, v in layer.items()}
-    specs = collect_specs(sources, spec_json, layer)
+    specs = _collect(sources, spec_json, layer)
     if not specs:
         raise click.UsageError(
             "nothing to compile: give a spec file, --spec-json or single-layer flags (--gspace ...)"
         )
-    by_key = {spec.key: spec.canonical_json() for spec in specs}
-    keys = select_shard(list(by_key), shard)
-    texts = [by_key[k] for k in keys]
-    shard_text = f"{shard[0]}/{shard[1]}" if shard else "0/1"
+    job = aot.plan(specs, shard)
     if dry_run:
         if as_json:
-            _emit_json(
-                {"shard": shard_text, "total": len(by_key), "specs": {k: by_key[k] for k in keys}}
-            )
+            _emit_json({"shard": job.shard, "total": job.total, "specs": job.specs})
         else:
-            for k in keys:
-                click.echo(f"{k}  {by_key[k]}")
+            for key, text in job.specs.items():
+                click.echo(f"{key}  {text}")
         return
-    start = time.perf_counter()
-    results = run_compile(store, texts, jobs)
-    elapsed = time.perf_counter() - start
-    produced = [r["key"] for r in results if r["status"] != "failed"]
-    failed = [r for r in results if r["status"] == "failed"]
-    if manifest:
-        Path(manifest).write_text(
-            json.dumps(
-                {
-                    "format": MANIFEST_FORMAT,
-                    "version": MANIFEST_VERSION,
-                    "e2compile_version": __version__,
-                    "shard": shard_text,
-                    "keys": produced,
-                    "specs": {k: by_key[k] for k in produced},
-                    "failed": [r["key"] for r in failed],
-                },
-                indent=2,
-                sort_keys=True,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-    bundle_problems: dict[str, str] = {}
-    if bundle:
-        _, bundle_problems = _bundle(bundle, store.all_layers, produced, all_or_nothing=False)
-    counts = {s: sum(r["status"] == s for r in results) for s in ("compiled", "cached", "failed")}
-    ok = not failed and not bundle_problems
+    with _progress(len(job.specs), "compile") as tick:
+        report = aot.compile_job(job, store, jobs, manifest, bundle, tick)
     if as_json:
-        _emit_json(
-            {
-                "ok": ok,
-                "shard": shard_text,
-                "total": len(by_key),
-                **counts,
-                "seconds": elapsed,
-                "results": results,
-                "manifest": manifest,
-                "bundle": bundle,
-                "bundle_problems": bundle_problems,
-            }
-        )
+        _emit_json(report.as_json())
     else:
-        for r in failed:
-            click.echo(f"FAILED {r['key'][:16]} {by_key[r['key']]}\n  {r['error']}", err=True)
-        for key, problem in bundle_problems.items():
+        for r in report.failed:
+            click.echo(f"FAILED {r.key} ({spec_summary(job.specs[r.key])})\n  {r.error}", err=True)
+        for key, problem in (report.bundle_problems or {}).items():
             click.echo(f"not bundled {key[:16]}: {problem}", err=True)
+        counts = report.counts
         click.echo(
             f"{counts['compiled']} compiled, {counts['cached']} cached, {counts['failed']} failed "
-            f"(shard {shard_text}: {len(keys)} of {len(by_key)} specs) in {elapsed:.1f} s"
+            f"(shard {job.shard}: {len(job.specs)} of {job.total} specs) in {report.seconds:.1f} s"
         )
-    if not ok:
+    if not report.ok:
         sys.exit(1)
 
 
-def collect_specs(
-    sources: Sequence[str], spec_jsons: Sequence[str], layer: dict[str, Any]
-) -> list[Any]:
-    """Every spec named on the command line, in order (duplicates allowed).
+# ----------------------------------------------------------------------- e2c check, e2c show
+# Thin click wrappers: the logic is runtime.check (torch) and e2compile.show (numpy, matplotlib).
 
-    Each input mode is one function returning a list of specs.
+
+@contextlib.contextmanager
+def _store_environment(store: Store) -> Iterator[None]:
+    """Let the runtime's default store (read from ``E2C_*``) be the one the group options name."""
+    names = ("E2C_CACHE_DIR", "E2C_CACHE_PATH", "E2C_OFFLINE")
+    old = {name: os.environ.get(name) for name in names}
+    os.environ["E2C_CACHE_DIR"] = store.root.location
+    os.environ["E2C_CACHE_PATH"] = os.pathsep.join(layer.location for layer in store.layers)
+    os.environ["E2C_OFFLINE"] = "1" if store.offline else "0"
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@main.command("check")
+@click.argument("model")
+@click.option(
+    "--size",
+    type=click.IntRange(min=5),
+    default=33,
+    show_default=True,
+    help="Side of the test image; strided layers need a size they subsample "
+    "symmetrically (2**k + 1).",
+)
+@click.option(
+    "--angles",
+    type=click.IntRange(min=1),
+    default=72,
+    show_default=True,
+    help="Rotations in the sweep (SO(2)/O(2); for C_N/D_N also between the group's "
+    "elements, on invariant outputs).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Relative error allowed on grid-preserving elements.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed torch before building the model (reproducible initial weights).",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write error against angle (PNG).")
+@_json_option
+@pass_store
+def check_cmd(
+    store: Store,
+    model: str,
+    size: int,
+    angles: int,
+    tolerance: float,
+    seed: int,
+    plot: str | None,
+    as_json: bool,
+) -> None:
+    """Measure a model's equivariance error, layer by layer, on a real photograph.
+
+    MODEL is path/to/file.py:build_model or package.module:build_model (as for `e2c compile`),
+    called with no arguments. Every testing element and a sweep of rotations (and flips) are
+    compared; exit code 1 when a grid-preserving element (multiples of 90 degrees, axis flips)
+    exceeds the tolerance in any layer. See docs/check_show.md.
     """
-    builders = [s for s in sources if _is_model_builder(s)]
-    files = [s for s in sources if not _is_model_builder(s)]
-    return [
-        *specs_from_files(files),
-        *specs_from_model_builders(builders),
-        *specs_from_json(spec_jsons),
-        *specs_from_flags(layer),
-    ]
+    from runtime import aot
 
-
-def _is_model_builder(source: str) -> bool:
-    """``path/to/file.py:name`` or ``package.module:name`` (an existing file is a spec file)."""
-    target, _, name = source.rpartition(":")
-    return bool(target) and name.isidentifier() and not Path(source).is_file()
-
-
-def _load_model_builder(source: str) -> Any:
-    """The callable named by ``path/to/file.py:name`` or ``package.module:name``."""
-    import importlib
-    import importlib.util
-
-    target, _, name = source.rpartition(":")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        path = Path(target).resolve()
-        if not path.is_file():
-            raise click.BadParameter(f"no such Python file: {target}", param_hint="SOURCES")
-        module_name = f"_e2c_model_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_name] = module
-        sys.path.insert(0, str(path.parent))  # the file's own imports, as when run as a script
-        try:
-            module_spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(path.parent))
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise click.BadParameter(f"{source}: {exc}", param_hint="SOURCES") from None
-    builder = getattr(module, name, None)
-    if not callable(builder):
+    if not aot.is_builder(model):
         raise click.BadParameter(
-            f"{source}: {target} has no callable {name!r}", param_hint="SOURCES"
+            f"{model!r}: expected path/to/file.py:build_model or package.module:build_model",
+            param_hint="MODEL",
         )
-    return builder
+    builder = aot.load_builder(model)  # SourceError: a usage error (2), as for e2c compile
+    import torch
+
+    from runtime.check import check_equivariance
+    from runtime.check_plot import plot_report
+
+    with _store_environment(store):
+        try:
+            torch.manual_seed(seed)
+            net = builder()
+        except Exception as exc:  # noqa: BLE001 - the user's model code
+            raise click.ClickException(
+                f"{model}: building the model failed: {type(exc).__name__}: {exc}"
+            ) from None
+    try:
+        report = check_equivariance(net, size=size, angles=angles, tolerance=tolerance)
+    except TypeError as exc:  # not a model e2c check can drive
+        raise click.BadParameter(str(exc), param_hint="MODEL") from None
+    except ImportError as exc:  # an optional dependency (scikit-learn) is missing
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - running the user's model failed
+        raise click.ClickException(
+            f"{model}: running the model on a {size}x{size} input failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if plot:
+        try:
+            plot_report(report, plot)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json({**report.to_json(), "plot": plot})
+    else:
+        click.echo(report.table())
+    if not report.ok:
+        sys.exit(1)
 
 
-def specs_from_model_builders(sources: Sequence[str]) -> list[Any]:
-    """Mode (a): build each model in a dry run (``runtime.bases.collect_specs``) and return the
-    specs its layers asked for; the runtime (torch) is imported only in this mode."""
-    if not sources:
-        return []
-    from runtime.bases import collect_specs as dry_run
+@main.command("show")
+@click.argument("key")
+@click.option("--png", type=click.Path(dir_okay=False), help="Draw the basis filters (PNG).")
+@click.option(
+    "--max-elements",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Draw at most this many basis elements.",
+)
+@_json_option
+@pass_store
+def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json: bool) -> None:
+    """List the basis elements of an artifact; with --png, draw their filters.
 
-    specs = []
-    for source in sources:
-        builder = _load_model_builder(source)
-        with dry_run() as collected:
-            try:
-                builder()
-            except Exception as exc:  # noqa: BLE001 - the user's model code
-                raise click.ClickException(
-                    f"{source}: building the model in a dry run failed: {type(exc).__name__}: {exc}"
-                ) from None
-        if collected.unkeyable:
-            click.echo(
-                f"{source}: {len(collected.unkeyable)} basis/bases use a callable "
-                "frequencies_cutoff: they cannot be stored and compile at run time",
-                err=True,
-            )
-        specs += collected.specs
-    return specs
+    KEY is a key or a unique prefix of one. Each element is drawn in the irreps basis, one tile
+    per channel of its irreps block, titled with its ring (or PDO order) and frequency.
+    """
+    key = _resolve_key(store, key)
+    record = store.get(key)  # validated: a corrupt artifact is never drawn
+    if record is None:
+        raise click.ClickException(f"no valid artifact {key} (see `e2c cache info {key[:16]}`)")
+    from e2compile.compiler import BasisArtifact
+    from e2compile.show import element_rows, irrep_tiles, render_tiles
+
+    try:
+        artifact = BasisArtifact.from_record(record.arrays, record.meta)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{key[:16]} is not a basis artifact: {exc}") from None
+    rows = element_rows(artifact)
+    drawn = min(len(rows), max_elements)
+    if png:
+        if not rows:
+            raise click.ClickException(f"{key[:16]} has no basis element to draw (dim 0)")
+        title = f"{key[:12]}  {spec_summary(record.meta['spec'])}"
+        if drawn < len(rows):
+            title += f"  (first {drawn} of {len(rows)} elements)"
+        try:
+            render_tiles(irrep_tiles(artifact, max_elements), png, title=title)
+        except ImportError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json(
+            {
+                "key": key,
+                "spec": record.meta["spec"],
+                "elements": rows,
+                "png": png,
+                "drawn": drawn if png else 0,
+            }
+        )
+        return
+    click.echo(f"{key}  {spec_summary(record.meta['spec'])}  {len(rows)} elements")
+    names = [n for n in rows[0] if n != "element"] if rows else []
+    click.echo("  ".join(f"{n:>10}" for n in ["element", *names]))
+    for row in rows:
+        click.echo("  ".join(f"{_cell(row[n]):>10}" for n in ["element", *names]))
+    if png:
+        click.echo(f"drew {drawn} of {len(rows)} elements to {png}", err=True)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,11 @@
 """Content-addressed HDF5 artifact store (no math, no torch).
 
 ``Store`` (one writable root plus read-only layers), ``Record`` (the generic artifact value),
-``FileStore`` (a directory of ``<key[:2]>/<key>.h5`` files) and ``Bundle`` (many artifacts in one
-read-only file). Imports h5py, numpy, filelock and platformdirs only.
+``Layer`` (the protocol every location implements), ``FileStore`` (a directory of
+``<key[:2]>/<key>.h5`` files), ``Bundle`` (many artifacts in one read-only file) and
+``cache.remote.RemoteLayer`` (a directory or bundle behind an ``https://`` or ``fsspec`` URL,
+imported only when a URL is used). Transfers (pack, unpack, merge) are in :mod:`cache.transfer`.
+Imports h5py, numpy, filelock and platformdirs (and fsspec, only for a URL layer).
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ from .errors import (
     CacheError,
     CorruptArtifactError,
     CorruptArtifactWarning,
+    LayerWarning,
     OfflineMissError,
     ReadOnlyStoreError,
+    StoreWriteError,
     StoreWriteWarning,
+    UnavailableLayerError,
     UnreadableArtifactError,
     compile_command,
 )
-from .filestore import Entry, FileStore, GcReport, VerifyResult
+from .filestore import Entry, FileStore, GcReport
 from .format import FORMAT_VERSION, ArtifactInfo
+from .layer import Description, Layer, VerifyResult, WritableLayer
 from .record import Record, is_key, key_for
-from .store import Store, default_root, open_layer
+from .store import Store, default_root, open_layer, split_layers
 
 __all__ = [
     "FORMAT_VERSION",
@@ -30,20 +37,27 @@ __all__ = [
     "CacheError",
     "CorruptArtifactError",
     "CorruptArtifactWarning",
+    "Description",
     "Entry",
     "FileStore",
     "GcReport",
+    "Layer",
+    "LayerWarning",
     "OfflineMissError",
     "ReadOnlyStoreError",
     "Record",
     "Store",
+    "StoreWriteError",
     "StoreWriteWarning",
+    "UnavailableLayerError",
     "UnreadableArtifactError",
     "VerifyResult",
+    "WritableLayer",
     "compile_command",
     "default_root",
     "is_key",
     "key_for",
     "open_layer",
+    "split_layers",
     "write_bundle",
 ]

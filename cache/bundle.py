@@ -19,18 +19,20 @@ from pathlib import Path
 
 import h5py
 
-from .errors import CorruptArtifactError, UnreadableArtifactError
-from .filestore import VerifyResult, warn_invalid
+from .errors import CorruptArtifactError, UnavailableLayerError, UnreadableArtifactError
+from .filestore import warn_invalid
 from .format import (
     ArtifactInfo,
     check_seal,
     create_temp,
     now_iso,
+    open_checked,
     read_artifact,
     read_info,
     write_artifact,
     write_sealed,
 )
+from .layer import Description, VerifyResult, bundle_member
 from .record import Record, is_key
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "BUNDLE_VERSION", "write_bundle"]
@@ -47,6 +49,7 @@ class Bundle:
     """A read-only layer backed by one bundle file."""
 
     writable = False
+    kind = "bundle"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser().absolute()
@@ -89,14 +92,7 @@ class Bundle:
     def _open(self) -> Iterator[h5py.File]:
         """Open and check the bundle; raises ``FileNotFoundError`` or ``CorruptArtifactError``."""
         location = str(self.path)
-        try:
-            fh = open(self.path, "rb")  # closed below, after HDF5
-        except FileNotFoundError:
-            raise
-        except PermissionError as exc:
-            raise UnreadableArtifactError(location, f"cannot read bundle: {exc}") from None
-        except IsADirectoryError:
-            raise CorruptArtifactError(location, "a directory, not a bundle file") from None
+        fh = open_checked(self.path, location)  # closed below, after HDF5
         try:
             self._check_seal(fh)
             try:
@@ -133,6 +129,46 @@ class Bundle:
             self._report_file(exc)
             return []
 
+    def iterate(self) -> Iterator[str]:
+        """Every key, sorted; raises :class:`UnavailableLayerError` when the bundle is missing or
+        cannot be read whole."""
+        try:
+            with self._open() as f:
+                keys = sorted(f["artifacts"])
+        except FileNotFoundError:
+            raise UnavailableLayerError(str(self.path), "does not exist") from None
+        except CorruptArtifactError as exc:
+            raise UnavailableLayerError(str(self.path), exc.reason) from None
+        bad = [k for k in keys if not is_key(k)]
+        if bad:
+            raise UnavailableLayerError(str(self.path), f"malformed key {bad[0]!r}")
+        return iter(keys)
+
+    def problem(self) -> str | None:
+        """Why this bundle cannot serve as a layer, or ``None``. Cheap (no hashing): a missing
+        file, not a regular file, no seal, a wrong length; a flipped bit shows at first use."""
+        try:
+            with open_checked(self.path) as fh:
+                check_seal(fh, str(self.path), full=False)
+        except FileNotFoundError:
+            return "does not exist"
+        except CorruptArtifactError as exc:
+            return exc.reason
+        return None
+
+    def describe(self, key: str) -> Description:
+        """The header of ``key`` (no array data read); ``size`` is its arrays' bytes."""
+        try:
+            info, reason = self.info(key), ""
+        except CorruptArtifactError as exc:
+            info, reason = None, exc.reason
+        except (KeyError, FileNotFoundError):
+            info, reason = None, "missing"
+        size = info.nbytes if info is not None else None
+        return Description(
+            key, bundle_member(self.location, key), self.location, self.kind, size, info, reason
+        )
+
     def contains(self, key: str) -> bool:
         """Whether the bundle holds ``key`` (not validated)."""
         self._check_unchanged()
@@ -155,7 +191,7 @@ class Bundle:
             group = f["artifacts"].get(key)
             if not isinstance(group, h5py.Group):
                 raise KeyError(key)
-            return read_artifact(group, key, f"{self.path}:/artifacts/{key}")
+            return read_artifact(group, key, bundle_member(self.location, key))
 
     def info(self, key: str) -> ArtifactInfo:
         """Validated header of ``key`` (no array data read)."""
@@ -163,7 +199,7 @@ class Bundle:
             group = f["artifacts"].get(key)
             if not isinstance(group, h5py.Group):
                 raise KeyError(key)
-            return read_info(group, key, f"{self.path}:/artifacts/{key}")
+            return read_info(group, key, bundle_member(self.location, key))
 
     def get(self, key: str) -> Record | None:
         """The validated record of ``key`` or ``None``; invalid entries are reported once."""
@@ -183,19 +219,21 @@ class Bundle:
             return None
         return record
 
-    def iter_verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
-        """Validate every bundled artifact (a bundle is read-only: nothing is moved)."""
+    def verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
+        """Validate every bundled artifact (a bundle is read-only: nothing is moved); a missing
+        or unreadable bundle is one failed result."""
         del quarantine
         try:
             with self._open() as f:
                 keys = sorted(f["artifacts"])
         except FileNotFoundError:
+            yield VerifyResult(None, str(self.path), False, "does not exist")
             return
         except CorruptArtifactError as exc:
             yield VerifyResult(None, str(self.path), False, exc.reason)
             return
         for key in keys:
-            loc = f"{self.path}:/artifacts/{key}"
+            loc = bundle_member(self.location, key)
             if not is_key(key):
                 yield VerifyResult(None, loc, False, f"malformed key {key!r}")
                 continue
@@ -206,6 +244,8 @@ class Bundle:
                 yield VerifyResult(key, loc, False, reason)
             else:
                 yield VerifyResult(key, loc, True)
+
+    iter_verify = verify
 
 
 def write_bundle(

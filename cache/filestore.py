@@ -7,13 +7,15 @@ twice. Invalid files are reported once, moved to ``<root>/quarantine/`` (writabl
 treated as misses.
 
 Layout of a root: ``ab/abcd….h5`` artifacts, ``locks/<key>.lock`` lock files, ``quarantine/``
-files moved aside, ``.<key>.*.tmp`` in-flight writes (removed by :meth:`FileStore.gc` when stale).
+files moved aside, ``missing/`` spec files written by offline misses, ``.<key>.*.tmp`` in-flight
+writes (:meth:`FileStore.gc` removes stale temporary and missing-spec files).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -27,26 +29,32 @@ from .errors import (
     CorruptArtifactError,
     CorruptArtifactWarning,
     ReadOnlyStoreError,
+    StoreWriteError,
+    UnavailableLayerError,
     UnreadableArtifactError,
 )
 from .format import (
     ArtifactInfo,
     create_temp,
-    open_sealed_bytes,
+    open_checked,
+    open_sealed,
     read_artifact,
     read_info,
     write_artifact,
     write_sealed,
 )
+from .layer import Description, VerifyResult
 from .record import Record, is_key
 
 __all__ = ["FileStore", "Entry", "GcReport", "VerifyResult", "TOUCH_INTERVAL_S", "STALE_TEMP_S"]
+# VerifyResult lives in cache.layer with the other types layers share; re-exported here.
 
 #: A hit refreshes the file's mtime (its "last used" time for ``gc``) when older than this.
 TOUCH_INTERVAL_S = 3600.0
 #: ``gc`` removes temporary files of interrupted writes older than this.
 STALE_TEMP_S = 3600.0
 QUARANTINE_DIR = "quarantine"
+MISSING_DIR = "missing"
 LOCK_DIR = "locks"
 
 
@@ -58,17 +66,6 @@ class Entry:
     path: Path
     size: int
     mtime: float
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of verifying one artifact (``key`` is ``None`` for a whole unreadable bundle)."""
-
-    key: str | None
-    location: str
-    ok: bool
-    reason: str = ""
-    quarantined_to: str | None = None
 
 
 @dataclass
@@ -93,6 +90,19 @@ def _stat_id(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _remove(path: Path) -> None:
+    """Remove a file, link or (a directory quarantined from an artifact path) a whole tree."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ReadOnlyStoreError(f"cannot remove {path}: {exc}") from exc
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -104,6 +114,8 @@ def _fsync_dir(path: Path) -> None:
 
 class FileStore:
     """A directory of artifact files; ``writable=False`` makes it a read-only layer."""
+
+    kind = "directory"
 
     def __init__(self, root: str | os.PathLike[str], writable: bool = True) -> None:
         self.root = Path(root).expanduser().absolute()
@@ -135,11 +147,37 @@ class FileStore:
     # -- reading -------------------------------------------------------------------------------
 
     def contains(self, key: str) -> bool:
-        """Whether a file exists for ``key`` (not validated: :meth:`get` may still miss)."""
-        return self.path(key).is_file()
+        """Whether anything exists at the path of ``key`` (not validated: :meth:`get` may still
+        miss, and reports what is there when it is not an artifact)."""
+        return os.path.lexists(self.path(key))
+
+    def problem(self) -> str | None:
+        """Why this directory cannot serve as a layer, or ``None``. A missing writable root is
+        fine (it is created on the first write); a missing read-only layer is not."""
+        try:
+            st = os.stat(self.root)
+        except FileNotFoundError:
+            return None if self.writable else "does not exist"
+        except OSError as exc:
+            return f"cannot access: {exc}"
+        if not os.path.isdir(self.root):
+            return "not a directory" + ("" if self.writable else " (nor a bundle file)")
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            return "not readable"
+        del st
+        return None
+
+    def iterate(self) -> Iterator[str]:
+        """Every key, sorted; raises :class:`UnavailableLayerError` when the directory cannot be
+        read (see :meth:`problem`)."""
+        reason = self.problem()
+        if reason is not None:
+            raise UnavailableLayerError(self.location, reason)
+        return iter(self.keys())
 
     def entries(self) -> Iterator[Entry]:
-        """Every artifact file, sorted by key."""
+        """Everything stored under an artifact name, sorted by key (``size`` is that of the file
+        a symlink points to)."""
         try:
             shards = sorted(p for p in self.root.iterdir() if len(p.name) == 2 and p.is_dir())
         except OSError:
@@ -155,7 +193,10 @@ class FileStore:
                     try:
                         st = p.stat()
                     except OSError:
-                        continue
+                        try:
+                            st = p.lstat()  # a dangling symlink: listed, reported invalid
+                        except OSError:
+                            continue
                     yield Entry(key, p, st.st_size, st.st_mtime)
 
     def keys(self) -> list[str]:
@@ -172,6 +213,21 @@ class FileStore:
         with self._open(path) as f:
             return read_info(f, key, str(path))
 
+    def describe(self, key: str) -> Description:
+        """The header of ``key`` for a listing (the seal is checked streaming; arrays unread)."""
+        path = self.path(key)
+        try:
+            size: int | None = path.stat().st_size
+        except OSError:
+            size = None
+        try:
+            info, reason = self.info(key), ""
+        except CorruptArtifactError as exc:
+            info, reason = None, exc.reason
+        except FileNotFoundError:
+            info, reason = None, "missing"
+        return Description(key, str(path), self.location, self.kind, size, info, reason)
+
     def load(self, key: str) -> tuple[Record, ArtifactInfo]:
         """Read and fully validate ``key``, with no side effect.
 
@@ -184,20 +240,14 @@ class FileStore:
 
     @contextlib.contextmanager
     def _open(self, path: Path) -> Iterator[h5py.File]:
-        """Read the whole file, check its seal, open the checked bytes with HDF5."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise
-        except PermissionError as exc:
-            raise UnreadableArtifactError(str(path), f"cannot read: {exc}") from None
-        except IsADirectoryError:
-            raise CorruptArtifactError(str(path), "a directory, not a file") from None
-        f = open_sealed_bytes(data, str(path))
-        try:
-            yield f
-        finally:
-            f.close()
+        """Open a regular file of bounded size (:func:`~cache.format.open_checked`), check its
+        seal (streamed), then open it with HDF5: memory stays bounded by what is read from it."""
+        with open_checked(path) as fh:
+            f = open_sealed(fh, str(path))
+            try:
+                yield f
+            finally:
+                f.close()
 
     def get(self, key: str) -> Record | None:
         """The validated record of ``key``, or ``None`` on a miss.
@@ -246,14 +296,17 @@ class FileStore:
         """
         self._require_writable()
         path = self.path(record.key)
-        if path.exists() and self.get(record.key) is not None:
+        if os.path.lexists(path) and self.get(record.key) is not None:
             return False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = create_temp(path.parent, record.key)
         except OSError as exc:
             raise ReadOnlyStoreError(f"cannot write to {path.parent}: {exc}") from exc
-        write_sealed(tmp, path, lambda f: write_artifact(f, record, created))
+        try:
+            write_sealed(tmp, path, lambda f: write_artifact(f, record, created))
+        except (OSError, RuntimeError) as exc:  # h5py reports a full disk as either
+            raise StoreWriteError(f"cannot write {path}: {exc}") from exc
         _fsync_dir(path.parent)
         self._bad.pop(record.key, None)
         return True
@@ -261,10 +314,10 @@ class FileStore:
     def delete(self, key: str) -> bool:
         """Remove the artifact of ``key``; ``True`` when a file was removed."""
         self._require_writable()
-        try:
-            self.path(key).unlink()
-        except FileNotFoundError:
+        path = self.path(key)
+        if not os.path.lexists(path):
             return False
+        _remove(path)
         return True
 
     def quarantine(
@@ -300,8 +353,13 @@ class FileStore:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def iter_verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
-        """Fully validate every artifact, moving invalid ones aside when ``quarantine``."""
+    def verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
+        """Fully validate every artifact, moving invalid ones aside when ``quarantine``; a layer
+        that cannot be read at all is one failed result."""
+        reason = self.problem()
+        if reason is not None:
+            yield VerifyResult(None, self.location, False, reason)
+            return
         for entry in self.entries():
             try:
                 ident = _stat_id(entry.path.stat())
@@ -317,6 +375,8 @@ class FileStore:
                 )
                 continue
             yield VerifyResult(entry.key, str(entry.path), True)
+
+    iter_verify = verify
 
     def gc(
         self,
@@ -362,11 +422,14 @@ class FileStore:
                     with contextlib.suppress(OSError):
                         if now - p.stat().st_mtime > STALE_TEMP_S:
                             report.temp_files.append(p)
+        for p in self._listdir(self.root / MISSING_DIR):  # spec files of offline misses
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > STALE_TEMP_S:
+                    report.temp_files.append(p)
         report.quarantine_files = self._listdir(self.quarantine_dir)
         if not dry_run:
             for p in [e.path for e in report.removed] + report.temp_files + report.quarantine_files:
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
+                _remove(p)
         for p in self._listdir(self.lock_dir):
             with contextlib.suppress(OSError):
                 if p.suffix != ".lock" or now - p.stat().st_mtime <= STALE_TEMP_S:

@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import struct
 import tempfile
 from collections.abc import Callable
@@ -53,8 +54,12 @@ __all__ = [
     "USERBLOCK_SIZE",
     "ArtifactInfo",
     "array_checksum",
+    "MAX_FILE_BYTES",
     "check_seal",
     "create_temp",
+    "open_checked",
+    "prepare_output",
+    "open_sealed",
     "open_sealed_bytes",
     "seal_file",
     "now_iso",
@@ -85,6 +90,50 @@ SEAL_MAGIC = b"\x89E2C\r\n\x1a\n"
 SEAL_VERSION = 1
 _SEAL = struct.Struct("<8sIQ32s")  # magic, seal version, payload length, sha256(payload)
 _CHUNK = 1 << 20
+#: The largest file (artifact or bundle) the store opens: anything bigger is refused unread.
+MAX_FILE_BYTES = 1 << 40
+
+
+def open_checked(path: str | os.PathLike[str], location: str | None = None) -> io.BufferedReader:
+    """Open ``path`` for reading if it is a regular file within :data:`MAX_FILE_BYTES`.
+
+    The type and size come from ``fstat`` of the opened descriptor (opened non-blocking, so a FIFO
+    never hangs), so a directory, FIFO, socket or device (``/dev/zero`` behind a symlink) is refused
+    before a byte is read. Raises ``FileNotFoundError``, :class:`UnreadableArtifactError` (no
+    permission) or :class:`CorruptArtifactError`.
+    """
+    location = str(path) if location is None else location
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except PermissionError as exc:
+        raise UnreadableArtifactError(location, f"cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise CorruptArtifactError(location, "a directory, not a regular file") from None
+    except OSError as exc:
+        raise CorruptArtifactError(location, f"cannot open: {exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = (
+                "a directory" if stat.S_ISDIR(st.st_mode)
+                else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "not a file"
+            )  # fmt: skip
+            raise CorruptArtifactError(location, f"{kind}, not a regular file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise CorruptArtifactError(
+                location, f"{st.st_size} bytes, above the format's bound of {MAX_FILE_BYTES}"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def seal_file(path: str | os.PathLike[str]) -> None:
@@ -116,6 +165,15 @@ def create_temp(directory: Path, name: str) -> Path:
     return tmp
 
 
+def prepare_output(path: str | os.PathLike[str]) -> Path:
+    """Create the parent directories of an output file and check that a file can be created
+    there now (``OSError`` otherwise), so a long job fails before it starts, not after."""
+    path = Path(path).expanduser().absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_temp(path.parent, path.name).unlink()
+    return path
+
+
 def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> None:
     """Write a sealed HDF5 file atomically: ``fill`` the new file ``tmp`` (from
     :func:`create_temp`, next to ``path``), seal it (which fsyncs), make it readable by all and
@@ -133,8 +191,12 @@ def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> No
         raise
 
 
-def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:
-    """Check the seal of an open binary file (read from its start); raise if it does not hold."""
+def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str, full: bool = True) -> None:
+    """Check the seal of an open binary file (read from its start); raise if it does not hold.
+
+    ``full=False`` checks only the seal's header and the file's length (cheap: no hashing), which
+    catches a missing seal and truncation but not a flipped bit.
+    """
     fh.seek(0)
     head = fh.read(USERBLOCK_SIZE)
     if len(head) < USERBLOCK_SIZE:
@@ -146,6 +208,14 @@ def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:
         raise UnreadableArtifactError(location, f"seal version {version}")
     if head[_SEAL.size :].count(0) != USERBLOCK_SIZE - _SEAL.size:
         raise CorruptArtifactError(location, "damaged seal (padding is not zero)")
+    if not full:
+        seen = fh.seek(0, os.SEEK_END) - USERBLOCK_SIZE
+        if seen != length:
+            raise CorruptArtifactError(
+                location, f"truncated or extended: {seen} bytes, sealed {length}"
+            )
+        fh.seek(0)
+        return
     h = hashlib.sha256()
     seen = 0
     while chunk := fh.read(_CHUNK):
@@ -162,10 +232,15 @@ def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str) -> None:
 
 def open_sealed_bytes(data: bytes, location: str) -> h5py.File:
     """Check the seal of a whole file held in memory and open it read-only."""
-    buffer = io.BytesIO(data)
-    check_seal(buffer, location)
+    return open_sealed(io.BytesIO(data), location)
+
+
+def open_sealed(fh: io.BufferedIOBase | io.BytesIO, location: str) -> h5py.File:
+    """Check the seal of an open binary file and open it read-only with HDF5 (streamed: memory
+    stays bounded whatever the file's size; the caller closes ``fh`` after the HDF5 file)."""
+    check_seal(fh, location)
     try:
-        return h5py.File(buffer, "r")
+        return h5py.File(fh, "r")
     except Exception as exc:  # noqa: BLE001
         raise CorruptArtifactError(location, f"not a readable HDF5 file: {exc}") from None
 
@@ -184,7 +259,7 @@ def array_checksum(arr: np.ndarray) -> str:
             h.update(struct.pack("<Q", len(data)))
             h.update(data)
     else:
-        h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))  # no copy of the data
     return h.hexdigest()
 
 
@@ -199,6 +274,17 @@ class ArtifactInfo:
     format_version: int
     meta: dict[str, Any]
     arrays: dict[str, dict[str, Any]]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays' data, from the manifest (nothing is read)."""
+        total = 0
+        for entry in self.arrays.values():
+            count = 1
+            for n in entry["shape"]:
+                count *= n
+            total += count * np.dtype(entry["dtype"]).itemsize
+        return total
 
     @property
     def created_timestamp(self) -> float:

@@ -3,18 +3,24 @@
 =================== ========================================================================
 ``E2C_CACHE_DIR``   the writable root (default: the platform's user cache directory,
                     e.g. ``~/.cache/e2compile``; never the working or package directory)
-``E2C_CACHE_PATH``  extra read-only layers, ``os.pathsep``-separated: directories or bundle files
-``E2C_OFFLINE=1``   never create at run time: :meth:`Store.get_or_create` raises
-                    :class:`~cache.errors.OfflineMissError` on a miss
+``E2C_CACHE_PATH``  extra read-only layers: directories, bundle files or URLs (``https://``,
+                    or any ``fsspec`` protocol installed), separated by ``os.pathsep``
+                    (see :func:`split_layers` for how URLs stay whole)
+``E2C_OFFLINE``     ``1``/``true``/``yes``/``on``: never create at run time
+                    (:meth:`Store.get_or_create` raises :class:`~cache.errors.OfflineMissError`
+                    on a miss); ``0``/``false``/``no``/``off``/empty: online; anything else is
+                    an error
 =================== ========================================================================
 
 An argument that is not ``None`` replaces the corresponding variable. Lookups search the root first,
-then the layers in order.
+then the layers in order. A layer that does not exist or cannot be read is reported once
+(:class:`~cache.errors.LayerWarning`) and fails :meth:`Store.verify`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,13 +29,30 @@ import filelock
 import platformdirs
 
 from .bundle import Bundle
-from .errors import OfflineMissError, ReadOnlyStoreError, StoreWriteWarning
-from .filestore import FileStore, GcReport, VerifyResult
+from .errors import (
+    LayerWarning,
+    OfflineMissError,
+    StoreWriteError,
+    StoreWriteWarning,
+    UnavailableLayerError,
+)
+from .filestore import FileStore, GcReport
+from .format import create_temp
+from .layer import Description, Layer, VerifyResult
 from .record import Record
 
-__all__ = ["Store", "Layer", "open_layer", "default_root", "env_layers", "env_offline"]
+__all__ = [
+    "Store",
+    "Layer",
+    "open_layer",
+    "default_root",
+    "env_layers",
+    "env_offline",
+    "is_url",
+    "parse_bool",
+    "split_layers",
+]
 
-Layer = FileStore | Bundle
 ENV_DIR = "E2C_CACHE_DIR"
 ENV_PATH = "E2C_CACHE_PATH"
 ENV_OFFLINE = "E2C_OFFLINE"
@@ -45,20 +68,74 @@ def default_root() -> Path:
     return Path(platformdirs.user_cache_dir("e2compile", appauthor=False))
 
 
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+_TRUE = ("1", "true", "t", "yes", "y", "on")
+_FALSE = ("", "0", "false", "f", "no", "n", "off")
+
+
+def is_url(location: object) -> bool:
+    """Whether ``location`` is a URL (``scheme://...``) rather than a local path."""
+    return isinstance(location, str) and _URL_RE.match(location) is not None
+
+
+def split_layers(text: str, sep: str = os.pathsep) -> list[str]:
+    """Split a layer list on ``sep`` (``os.pathsep``) keeping URLs whole.
+
+    The rule, for ``sep == ":"``: a piece that is a bare scheme name followed by a piece starting
+    with ``//`` is one URL (``https`` + ``//host/x`` → ``https://host/x``), and a piece of digits
+    (optionally followed by ``/...``) right after a URL that has no path yet is that URL's port
+    (``https://host`` + ``8000/store``). Empty pieces are dropped. With ``sep == ";"`` (Windows)
+    nothing needs joining.
+    """
+    pieces = text.split(sep)
+    out: list[str] = []
+    for piece in pieces:
+        if out and sep == ":":
+            last = out[-1]
+            if _SCHEME_RE.fullmatch(last) and piece.startswith("//"):
+                out[-1] = f"{last}:{piece}"
+                continue
+            if is_url(last) and "/" not in last.split("://", 1)[1] and re.match(r"\d+(/|$)", piece):
+                out[-1] = f"{last}:{piece}"
+                continue
+        out.append(piece)
+    return [p for p in out if p.strip()]
+
+
 def env_layers() -> list[str]:
-    """The read-only layers named by ``$E2C_CACHE_PATH``."""
-    return [p for p in os.environ.get(ENV_PATH, "").split(os.pathsep) if p.strip()]
+    """The read-only layers named by ``$E2C_CACHE_PATH`` (see :func:`split_layers`)."""
+    return split_layers(os.environ.get(ENV_PATH, ""))
+
+
+def parse_bool(text: str, name: str) -> bool:
+    """``1/true/t/yes/y/on`` → ``True``, ``0/false/f/no/n/off`` or empty → ``False`` (any case);
+    anything else raises ``ValueError`` naming ``name``."""
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={text!r}: expected one of 1/true/yes/on or 0/false/no/off")
 
 
 def env_offline() -> bool:
-    """Whether ``$E2C_OFFLINE`` asks for offline mode (``1``, ``true``, ``yes``, ``on``)."""
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``$E2C_OFFLINE`` asks for offline mode (:func:`parse_bool`; raises on a value
+    that is neither true nor false)."""
+    return parse_bool(os.environ.get(ENV_OFFLINE, ""), ENV_OFFLINE)
 
 
 def open_layer(location: str | os.PathLike[str] | Layer) -> Layer:
-    """A read-only layer: a bundle for a file (or an ``.h5``/``.hdf5`` path), else a directory."""
-    if isinstance(location, (FileStore, Bundle)):
+    """A read-only layer: a remote layer for a URL, a bundle for a file (or an ``.h5``/``.hdf5``
+    path), else a directory."""
+    if isinstance(location, Layer):
         return location
+    if is_url(location) and not str(location).startswith("file://"):
+        from .remote import RemoteLayer  # fsspec only when a URL is used
+
+        return RemoteLayer(str(location))
+    if isinstance(location, str) and location.startswith("file://"):
+        location = location[len("file://") :]
     path = Path(location).expanduser()
     if path.is_file() or (not path.is_dir() and path.suffix in (".h5", ".hdf5")):
         return Bundle(path)
@@ -83,6 +160,14 @@ class Store:
         )
         self.offline = env_offline() if offline is None else bool(offline)
         self.lock_timeout = lock_timeout
+        for layer in self.layers:
+            reason = _problem(layer)
+            if reason is not None:
+                warnings.warn(
+                    f"cache layer {layer.location}: {reason}; it is skipped",
+                    LayerWarning,
+                    stacklevel=2,
+                )
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer.location) for layer in self.layers)
@@ -96,12 +181,29 @@ class Store:
     # -- lookups -------------------------------------------------------------------------------
 
     def get(self, key: str) -> Record | None:
-        """The first valid record of ``key`` across the layers, or ``None`` on a miss."""
+        """The first valid record of ``key`` across the layers, or ``None`` on a miss.
+
+        A record found in a remote layer is copied into the writable root (when it can be
+        written: a failure is a :class:`StoreWriteWarning`), so the next lookup is local.
+        """
         for layer in self.all_layers:
             record = layer.get(key)
             if record is not None:
+                if layer.kind == "remote":
+                    self._adopt(record, layer)
                 return record
         return None
+
+    def _adopt(self, record: Record, layer: Layer) -> None:
+        try:
+            self.root.put(record)
+        except StoreWriteError as exc:
+            warnings.warn(
+                f"could not copy {record.key} from {layer.location} into {self.root.location}: "
+                f"{exc}",
+                StoreWriteWarning,
+                stacklevel=3,
+            )
 
     def locate(self, key: str) -> Layer | None:
         """The first layer holding a file for ``key`` (not validated)."""
@@ -116,6 +218,37 @@ class Store:
     def keys(self) -> list[str]:
         """Every key of every layer, sorted, without repeats."""
         return sorted({k for layer in self.all_layers for k in layer.keys()})
+
+    def describe(self) -> Iterator[Description]:
+        """The header of every artifact, in key order, from the first layer holding it (no array
+        data is read)."""
+        for key in self.keys():
+            layer = self.locate(key)
+            if layer is not None:
+                yield layer.describe(key)
+
+    def offline_miss(self, key: str, spec: str | None = None) -> OfflineMissError:
+        """The error of an offline miss: short, with a spec file ``e2c compile`` accepts."""
+        from .manifest import spec_summary, write_missing_specs
+
+        if spec is None:
+            return OfflineMissError(key)
+        path = write_missing_specs({key: spec}, self.root.root)
+        return OfflineMissError(
+            key, spec, None if path is None else str(path), summary=spec_summary(spec)
+        )
+
+    def check_writable(self) -> None:
+        """Raise :class:`~cache.errors.StoreWriteError` (naming the root) unless a file can be
+        created in the writable root now; creates the root if needed."""
+        root = self.root.root
+        if os.path.lexists(root) and not root.is_dir():
+            raise StoreWriteError(f"the store root {root} is not a directory")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            create_temp(root, "write-check").unlink()
+        except OSError as exc:
+            raise StoreWriteError(f"the store root {root} cannot be written: {exc}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -142,30 +275,37 @@ class Store:
         return self.root.gc(**kwargs)
 
     def iter_verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
-        """Validate every artifact of every layer; invalid root files are quarantined."""
+        """Validate every artifact of every layer; invalid root files are quarantined. A layer
+        that cannot be read (missing, not a store) is one failed result."""
         for layer in self.all_layers:
-            yield from layer.iter_verify(quarantine=quarantine)
+            yield from layer.verify(quarantine=quarantine)
 
     def verify(self, quarantine: bool = True) -> list[VerifyResult]:
         """Validate every artifact of every layer; see :meth:`iter_verify`."""
         return list(self.iter_verify(quarantine))
 
     def get_or_create(
-        self, key: str, factory: Callable[[], Record], *, spec: str | None = None
+        self,
+        key: str,
+        factory: Callable[[], Record],
+        *,
+        spec: str | None = None,
+        strict: bool = False,
     ) -> Record:
         """The record of ``key``, creating and storing it with ``factory()`` on a miss.
 
         Concurrent callers (threads or processes) serialise on a per-key file lock, so ``factory``
         runs at most once across processes sharing the root. In offline mode a miss raises
         :class:`OfflineMissError`, whose message names ``spec`` (the canonical spec JSON) and the
-        ``e2c compile`` command that produces it. If the root cannot be written the record is still
-        returned, with a :class:`StoreWriteWarning`.
+        ``e2c compile`` command that produces it. If the root cannot be written (read-only, full
+        disk, vanished) the record is still returned, with a :class:`StoreWriteWarning`; with
+        ``strict=True`` that is a :class:`~cache.errors.StoreWriteError` instead.
         """
         record = self.get(key)
         if record is not None:
             return record
         if self.offline:
-            raise OfflineMissError(key, spec)
+            raise self.offline_miss(key, spec)
         lock: filelock.FileLock | None
         try:
             lock = self.root.lock(key, timeout=self.lock_timeout)
@@ -182,7 +322,9 @@ class Store:
                 raise ValueError(f"factory for {key} returned {record!r}")
             try:
                 self.root.put(record)
-            except (ReadOnlyStoreError, OSError) as exc:
+            except StoreWriteError as exc:
+                if strict:
+                    raise
                 warnings.warn(
                     f"could not store artifact {key} in {self.root.location}: {exc}",
                     StoreWriteWarning,
@@ -192,3 +334,14 @@ class Store:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _problem(layer: Layer) -> str | None:
+    problem = getattr(layer, "problem", None)
+    if problem is not None:
+        return problem()
+    try:
+        layer.iterate()
+    except UnavailableLayerError as exc:
+        return exc.reason
+    return None

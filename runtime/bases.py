@@ -56,21 +56,29 @@ DEFAULT_MEMO_MB = 256
 
 
 class OfflineBasisMissError(LookupError):
-    """A basis is needed, the store lacks it, and offline mode forbids compiling it."""
+    """A basis is needed, the store lacks it, and offline mode forbids compiling it.
 
-    def __init__(self, spec: BasisSpec):
+    The message is short whatever the spec's size (key, family, N, kernel size, channels) and
+    ``command`` always runs: ``e2c compile FILE``, where ``spec_file`` (written by the store under
+    ``<root>/missing/`` or the temporary directory) holds the missing spec.
+    """
+
+    def __init__(self, spec: BasisSpec, spec_file: str | None = None):
         self.spec = spec
-        # the same command as cache.compile_command (not imported: h5py stays out of runtime import)
-        self.command = f"e2c compile --spec-json {shlex.quote(spec.canonical_json())}"
+        self.spec_file = spec_file
+        if spec_file is not None:
+            self.command = f"e2c compile {shlex.quote(spec_file)}"
+        else:
+            self.command = "e2c compile path.py:build_model"
         super().__init__(
             f"offline mode is on (E2C_OFFLINE=1 or Store(offline=True)) and the store holds no "
-            f"basis for spec {spec.key[:16]} ({_describe(spec)}). Put it in the store first, "
-            f"e.g. with `e2c compile path.py:build_model` for the whole model, or with:\n"
-            f"  {self.command}"
+            f"basis {spec.key} ({_describe(spec)}). Put it in the store first, with:\n"
+            f"  {self.command}\n"
+            f"or with `e2c compile path.py:build_model` for the whole model."
         )
 
     def __reduce__(self):
-        return (type(self), (self.spec,))
+        return (type(self), (self.spec, self.spec_file))
 
 
 def _describe(spec: Any) -> str:
@@ -80,6 +88,9 @@ def _describe(spec: Any) -> str:
         value = getattr(spec, name, None)
         if value is not None:
             fields.append(f"{name}={value}")
+    sizes = [getattr(getattr(spec, r, None), "size", None) for r in ("in_repr", "out_repr")]
+    if None not in sizes:
+        fields.append(f"{sizes[0]}->{sizes[1]} channels")
     return ", ".join(fields) or repr(spec)
 
 
@@ -97,9 +108,7 @@ class ArtifactMemo:
     """
 
     def __init__(self, max_bytes: int | None = None):
-        if max_bytes is None:
-            max_bytes = int(float(os.environ.get(MEMO_ENV, DEFAULT_MEMO_MB)) * 2**20)
-        self.max_bytes = max_bytes
+        self._max_bytes = max_bytes  # None: read E2C_MEMO_MB on first use, never at import
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -116,16 +125,28 @@ class ArtifactMemo:
             self.hits += 1
             return item[0]
 
+    @property
+    def max_bytes(self) -> int:
+        """The bound in bytes (``E2C_MEMO_MB`` when not given; a bad value is a ``ValueError``)."""
+        if self._max_bytes is None:
+            self._max_bytes = memo_bytes_from_env()
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        self._max_bytes = value
+
     def put(self, key: str, artifact: Any) -> None:
         size = _nbytes(artifact)
+        max_bytes = self.max_bytes
         with self._lock:
             if key in self._items:
                 self._bytes -= self._items.pop(key)[1]
-            if size > self.max_bytes:
+            if size > max_bytes:
                 return
             self._items[key] = (artifact, size)
             self._bytes += size
-            while self._bytes > self.max_bytes:
+            while self._bytes > max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
@@ -150,6 +171,23 @@ class ArtifactMemo:
             f"ArtifactMemo({len(self)} artifacts, {self._bytes / 2**20:.1f} of "
             f"{self.max_bytes / 2**20:.0f} MiB, hits={self.hits}, misses={self.misses})"
         )
+
+
+def memo_bytes_from_env() -> int:
+    """``E2C_MEMO_MB`` in bytes (default :data:`DEFAULT_MEMO_MB`); ``ValueError`` naming the
+    variable when it is not a number of MiB >= 0."""
+    text = os.environ.get(MEMO_ENV, "").strip()
+    if not text:
+        return DEFAULT_MEMO_MB * 2**20
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = float("nan")
+    if not 0 <= mb < float("inf"):
+        raise ValueError(
+            f"{MEMO_ENV}={text!r}: expected a size in MiB, a number >= 0 (0 turns the memo off)"
+        )
+    return int(mb * 2**20)
 
 
 def _nbytes(artifact: Any) -> int:
@@ -214,9 +252,9 @@ def load_basis(spec: BasisSpec, store: Store | None = None, recompute: bool = Fa
         return _to_record(key, compiled[0])
 
     try:
-        record = store.get_or_create(key, factory)
-    except OfflineMissError:
-        raise OfflineBasisMissError(spec) from None
+        record = store.get_or_create(key, factory, spec=spec.canonical_json())
+    except OfflineMissError as exc:
+        raise OfflineBasisMissError(spec, exc.spec_file) from None
     artifact = compiled[0] if compiled else _from_record(record)
     MEMO.put(key, artifact)
     return artifact

@@ -265,3 +265,12 @@ def test_basis_iteration_yields_attribute_dicts():
     for key in ("radius", "sigma", "frequency", "gamma", "in_irrep", "out_irrep", "idx"):
         assert key in attrs[0]
     assert basis.sample(np.zeros((2, 4))).shape == (2, 8, basis.dim, 4)
+
+
+@pytest.mark.parametrize("axis", [0.0, 1.2e-10, 1e-9])
+def test_an_axis_near_a_grid_axis_is_not_taken_for_one(axis):
+    """Regression: an axis 1e-10 off a grid axis used to pass as grid-exact (the point-matching
+    tolerance was 1e-9), so the check compared a basis moved by 1e-10 and failed at 1.2e-10."""
+    space = gspaces.FlipRot2dOnR2(-1, axis=axis, maximum_frequency=4)
+    checked = _grid_check(space, space.trivial_repr, space.irrep(1, 1), 3)
+    assert checked == (8 if axis == 0.0 else 4)  # the flips only at the exact axis

@@ -57,7 +57,7 @@ def grid_permutation(matrix: np.ndarray, kernel_size: int, dilation: int = 1) ->
     moved = matrix @ points
     distance = np.abs(moved[:, :, None] - points[:, None, :]).max(axis=0)  # (P, P)
     perm = distance.argmin(axis=1)
-    if np.all(distance[np.arange(points.shape[1]), perm] < 1e-9):
+    if np.all(distance[np.arange(points.shape[1]), perm] < 1e-12):
         return perm
     return None
 

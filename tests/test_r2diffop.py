@@ -136,6 +136,13 @@ def test_module_contract_is_r2convs():
     again.load_state_dict(layer.state_dict())
     assert torch.allclose(again.eval()(nn.GeometricTensor(x, in_type)).tensor, y, atol=1e-6)
     assert layer.maximum_order == 2 and "R2Diffop(" in repr(layer)
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)  # the whole module pickles (spawn multiprocessing, DDP)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert torch.allclose(loaded(nn.GeometricTensor(x, in_type)).tensor, y, atol=1e-6)
 
 
 def test_basis_filter_sees_pdo_attributes():

@@ -24,7 +24,12 @@ the library excluded (timed separately, not included):
 
 Medians of ``--repeats`` fresh processes. The 2-core machine is shared: absolute times are noisy.
 
-Usage: ``python benchmarks/diffop_build.py [--repeats 3]``
+``--flip-errors`` instead measures, side by side, the relative equivariance error
+``|D(g.x) - g.D(x)| / |g.D(x)|`` of an fd R2Diffop (2 regular fields -> 2, k=5) on D4 and on the
+flip group, for every group element (exact grid transformations: rotations by 90° and flips).
+
+Usage: ``python benchmarks/diffop_build.py [--repeats 3] [--methods fd gauss rbffd]
+[--flip-errors]``
 """
 
 from __future__ import annotations
@@ -126,11 +131,53 @@ def _rbf_dir(tmp: str) -> str:
     return tmp
 
 
+_FLIP = r"""
+import json, torch
+{imports}
+out = {{}}
+for name, gs in (("D4", gspaces.FlipRot2dOnR2(4)), ("Flip", gspaces.Flip2dOnR2())):
+    t = nn.FieldType(gs, [gs.regular_repr] * 2)
+    torch.manual_seed(0)
+    layer = nn.R2Diffop(t, t, kernel_size=5, padding=2).eval()
+    x = nn.GeometricTensor(torch.randn(2, t.size, 11, 11), t)
+    y = layer(x)
+    errors = {{}}
+    for g in gs.testing_elements:
+        a, b = layer(x.transform(g)).tensor, y.transform(g).tensor
+        errors[str(g)] = ((a - b).norm() / b.norm()).item()
+    out[name] = errors
+print(json.dumps(out))
+"""
+
+
+def flip_errors() -> None:
+    """Print the equivariance errors of ours and e2cnn's fd R2Diffop per group element."""
+    from reference import run_reference
+
+    code = _FLIP.format(imports="from e2compile import gspaces\nfrom runtime import nn")
+    with tempfile.TemporaryDirectory() as store:
+        env = {**os.environ, "E2C_CACHE_DIR": store, "PYTHONPATH": str(ROOT)}
+        env.pop("E2C_CACHE_PATH", None)
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+    ours = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs = run_reference(_FLIP.format(imports="from e2cnn import gspaces, nn"))
+    print("| group | element | e2compile | e2cnn |")
+    print("|---|---|---:|---:|")
+    for group, errors in ours.items():
+        for element, error in errors.items():
+            print(f"| {group} | {element} | {error:.1e} | {theirs[group][element]:.1e} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--flip-errors", action="store_true", help="equivariance errors instead")
     args = parser.parse_args()
+    if args.flip_errors:
+        flip_errors()
+        return
     rows = []
     lend = tempfile.TemporaryDirectory()
     rbf_dir = _rbf_dir(lend.name)

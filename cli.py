@@ -559,6 +559,39 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
         sys.exit(1)
 
 
+@main.command("convert-e2cnn")
+@click.argument("builder")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to save the converted state_dict.",
+)
+def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
+    """Convert an e2cnn 0.2.3 CHECKPOINT for the model that BUILDER (path/to/file.py:name or
+    package.module:name, called without arguments) builds; see runtime.checkpoints."""
+    from runtime import aot
+    from runtime.checkpoints import CheckpointMismatchError, convert_e2cnn_checkpoint
+
+    build = aot.load_builder(builder)
+    try:
+        model = build()
+    except Exception as exc:  # noqa: BLE001 - the user's model code
+        raise click.ClickException(
+            f"{builder}: building the model failed: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        report = convert_e2cnn_checkpoint(model, checkpoint, output)
+    except CheckpointMismatchError as exc:
+        raise click.ClickException(f"{checkpoint}: {exc}") from None
+    click.echo(
+        f"converted {report['converted_tensors']} tensors ({report['parameters']} parameters), "
+        f"dropped {report['dropped_tensors']} (bases, cached filters, indices) -> {output}"
+    )
+
+
 # ----------------------------------------------------------------------- e2c check, e2c show
 # Thin click wrappers: the logic is runtime.check (torch) and e2compile.show (numpy, matplotlib).
 

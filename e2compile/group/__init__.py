@@ -11,6 +11,7 @@ from ._math import COB_DECIMALS, chi, psi, psichi
 from .continuous import O2, SO2, o2_group, so2_group
 from .cyclic import CyclicGroup, cyclic_group, trivial_group
 from .dihedral import DihedralGroup, dihedral_group
+from .from_matrices import build_from_discrete_group_representation
 from .group import Group
 from .representation import (
     IrreducibleRepresentation,
@@ -37,6 +38,7 @@ __all__ = [
     "directsum",
     "change_basis",
     "disentangle",
+    "build_from_discrete_group_representation",
     "psi",
     "chi",
     "psichi",

@@ -112,6 +112,19 @@ class DihedralGroup(FiniteRotationGroup):
                 raise ValueError(f"id: k={k} must be in [0, {self.N // M - 1}] for M={M}")
         return (k, M)
 
+    def _order_restricted_pieces(
+        self, sub: Group, names: list[str], q: np.ndarray
+    ) -> tuple[list[str], np.ndarray]:
+        # a 2-dim irrep restricted to a dihedral subgroup may split into two 1-dim irreps of
+        # the same rotation frequency: list flip frequency 0 first (as the reference library
+        # does; the subgroup's canonical order puts (1, M/2) before (0, M/2))
+        if not isinstance(sub, DihedralGroup) or len(names) != 2 or q.shape[1] != 2:
+            return names, q
+        ids = [sub.irreps[n].id for n in names]
+        if ids[0][1] == ids[1][1] and ids[0][0] > ids[1][0]:
+            return names[::-1], q[:, ::-1].copy()
+        return names, q
+
     def _build_subgroup(self, id: Hashable) -> tuple[Group, Any, Any]:
         k, M = id
         N = self.N

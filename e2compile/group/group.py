@@ -206,7 +206,10 @@ class Group(ABC):
 
     @property
     def representations(self) -> dict[str, Representation]:
-        """Representations built so far on this group, name -> representation."""
+        """Representations built so far on this group, name -> representation; a finite group
+        always lists its irreps and ``"regular"`` (as the reference library does)."""
+        if not self.continuous and "regular" not in self._builtin:
+            self.regular_representation  # noqa: B018 - builds and registers it
         return dict(self._representations)
 
     def _register(self, repr: Representation) -> None:
@@ -455,9 +458,16 @@ class Group(ABC):
             irr = self._irreps[irrep_name]
             elements = sub._averaging_elements()
             mats = np.stack([self._irrep_matrix(irr.id, parent(h)) for h in elements])
-            out = sub._decompose(mats, "repr")
+            out = self._order_restricted_pieces(sub, *sub._decompose(mats, "repr"))
             self._restricted_irreps[cache_key] = out
         return out
+
+    def _order_restricted_pieces(
+        self, sub: Group, names: list[str], q: np.ndarray
+    ) -> tuple[list[str], np.ndarray]:
+        """The order in which one restricted irrep lists its subgroup irreps (default: the
+        subgroup's canonical order); subclasses follow the reference library where it differs."""
+        return names, q
 
 
 def _all_instances() -> Iterable[Group]:  # used by tests

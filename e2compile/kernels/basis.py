@@ -66,20 +66,35 @@ class KernelBasis(ABC):
         self.dim = int(dim)
         self.shape = (int(shape[0]), int(shape[1]))
 
+    def sample(self, points: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Evaluate every element on ``points`` (shape ``(2, P)``); returns ``(O, I, dim, P)``.
+
+        With ``out`` (a float array of that shape) the samples are written into it and ``out`` is
+        returned, as in the reference library. Angular bases also accept angles of shape
+        ``(1, P)`` and radial ones radii of shape ``(1, P)`` (the reference's arguments).
+        """
+        return _fill(self._sample(_check_points(points)), out)
+
     @abstractmethod
-    def sample(self, points: np.ndarray) -> np.ndarray:
-        """Evaluate every element on ``points`` (shape ``(2, P)``); returns ``(O, I, dim, P)``."""
+    def _sample(self, points: np.ndarray) -> np.ndarray:
+        """:meth:`sample` without ``out``; ``points``: float64, ``(2, P)`` or ``(1, P)``."""
 
     @abstractmethod
     def attribute_columns(self) -> dict[str, np.ndarray]:
         """Per-element attributes as a dict of 1-D arrays of length ``dim``."""
 
-    def sample_masked(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Sample only the elements selected by the boolean ``mask`` of length ``dim``."""
+    def sample_masked(
+        self, points: np.ndarray, mask: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Sample only the elements selected by the boolean ``mask`` of length ``dim``:
+        ``(O, I, mask.sum(), P)``, written into ``out`` when given."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.dim,):
             raise ValueError(f"mask must have shape ({self.dim},), got {mask.shape}")
-        return self.sample(points)[:, :, mask, :]
+        return _fill(self._sample_masked(_check_points(points), mask), out)
+
+    def _sample_masked(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self._sample(points)[:, :, mask, :]
 
     def __len__(self) -> int:
         return self.dim
@@ -97,6 +112,29 @@ class KernelBasis(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, shape={self.shape})"
+
+
+def _check_points(points: Any) -> np.ndarray:
+    array = np.asarray(points, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] not in (1, 2):
+        raise ValueError(
+            f"points: expected an array of shape (2, P) (or (1, P) angles/radii), got {array.shape}"
+        )
+    return array
+
+
+def _fill(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``values``, or ``out`` filled with them (checked: same shape, floating dtype)."""
+    if out is None:
+        return values
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out: expected a numpy array, got {type(out).__name__}")
+    if out.shape != values.shape:
+        raise ValueError(f"out: expected shape {values.shape}, got {out.shape}")
+    if out.dtype.kind != "f":
+        raise TypeError(f"out: expected a floating-point array, got dtype {out.dtype}")
+    out[...] = values
+    return out
 
 
 def _row(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
@@ -142,7 +180,9 @@ class GaussianRadialProfile(KernelBasis):
         d = radii - self.radii[:, None]
         return np.exp(-0.5 * d * d / (self.sigma[:, None] ** 2))[None, None]
 
-    def sample(self, points: np.ndarray) -> np.ndarray:
+    def _sample(self, points: np.ndarray) -> np.ndarray:
+        if points.shape[0] == 1:  # radii, as the reference's radial profile takes them
+            return self.sample_radii(points)
         radii, _, _ = polar_coordinates(points)
         return self.sample_radii(radii)
 
@@ -178,15 +218,17 @@ class PolarBasis(KernelBasis):
         self.radial = radial
         self.angular = angular
 
-    def sample(self, points: np.ndarray) -> np.ndarray:
+    def _sample(self, points: np.ndarray) -> np.ndarray:
+        if points.shape[0] != 2:
+            raise ValueError(f"points: expected shape (2, P), got {points.shape}")
         radii, angles, origin = polar_coordinates(points)
         radial = self.radial.sample_radii(radii)[0, 0]  # (R, P)
         angular = self.angular.sample_angles(angles, origin)  # (O, I, A, P)
         out = radial[None, None, :, None, :] * angular[:, :, None, :, :]
         return out.reshape(self.shape[0], self.shape[1], self.dim, radii.shape[0])
 
-    def sample_masked(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Sample only the elements selected by ``mask``, without building the others."""
+    def _sample_masked(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # only the selected elements are built
         return np.moveaxis(self.sample_stacked(points, mask), 0, 2)
 
     def sample_stacked(self, points: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -140,7 +140,9 @@ class IrrepsBasis(KernelBasis):
             self.harmonics, self.shape[0], self.shape[1], angles, origin, axis=self.axis
         )
 
-    def sample(self, points: np.ndarray) -> np.ndarray:
+    def _sample(self, points: np.ndarray) -> np.ndarray:
+        if points.shape[0] == 1:  # angles, as the reference's angular bases take them
+            return self.sample_angles(points[0])
         _, angles, origin = polar_coordinates(points)
         return self.sample_angles(angles, origin)
 

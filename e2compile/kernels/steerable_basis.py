@@ -131,7 +131,9 @@ class SteerableKernelBasis(KernelBasis):
             out[start:stop] = np.einsum("ao,oinp,ib->nabp", q_out, values, q_in_inv)
         return out
 
-    def sample(self, points: np.ndarray) -> np.ndarray:
+    def _sample(self, points: np.ndarray) -> np.ndarray:
+        if points.shape[0] == 1:  # angles, as the reference's angular bases take them
+            return self.sample_angles(points[0])
         _, angles, origin = polar_coordinates(points)
         return self.sample_angles(angles, origin)
 

@@ -93,7 +93,7 @@ def generalized_he_init(tensor: torch.Tensor, basisexpansion, cache: bool = Fals
         for start, stop, repeats, std in plan:
             if stop > start:
                 block = tensor[start:stop].view(repeats, -1)
-                block.normal_().mul_(std.to(block.dtype))
+                block.normal_().mul_(std.to(device=block.device, dtype=block.dtype))
 
 
 def _semi_orthogonal(rows: int, cols: int, complex_type: bool) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from .antialiased import NormMaxPool, PointwiseAvgPoolAntialiased, PointwiseMaxPoolAntialiased
 from .batchnorm import InnerBatchNorm, NormBatchNorm
+from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
@@ -21,7 +22,7 @@ from .misc import (
     ReshuffleModule,
     RestrictionModule,
 )
-from .multiple import MultipleModule
+from .multiple import BranchingModule, MergeModule, MultipleModule
 from .nonlinearities import ELU, GatedNonLinearity1, NormNonLinearity, PointwiseNonLinearity, ReLU
 from .pooling import (
     PointwiseAdaptiveAvgPool,
@@ -42,6 +43,9 @@ __all__ = [
     "MaskModule",
     "DisentangleModule",
     "MultipleModule",
+    "ConcatenatedNonLinearity",
+    "BranchingModule",
+    "MergeModule",
     "InnerBatchNorm",
     "NormBatchNorm",
     "ReLU",

@@ -26,7 +26,7 @@ def gaussian_filter(sigma: float) -> torch.Tensor:
     """A normalised ``(1, 1, s, s)`` Gaussian of std ``sigma`` (pixels), ``s = 2 round(4 sigma)
     + 1``: symmetric under 90-degree rotations and flips of the grid."""
     size = 2 * int(round(4 * sigma)) + 1
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    r = torch.arange(size, dtype=torch.float64, device="cpu") - (size - 1) / 2
     g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
     return (g / g.sum()).reshape(1, 1, size, size).to(torch.get_default_dtype())
 

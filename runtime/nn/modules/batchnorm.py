@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ..field_type import FieldType
@@ -20,6 +21,33 @@ from ._utils import (
 from .equivariant_module import EquivariantModule
 
 __all__ = ["InnerBatchNorm", "NormBatchNorm"]
+
+
+class _ResettableNorm:
+    """``reset_running_stats`` and ``reset_parameters`` as torch's batch norms have them, for the
+    modules that keep ``running_mean``/``running_var``/``num_batches_tracked`` and the affine
+    ``weight``/``bias`` themselves."""
+
+    def reset_running_stats(self) -> None:
+        """Running means to 0, running variances to 1, ``num_batches_tracked`` to 0."""
+        with torch.no_grad():
+            for name, value in (
+                ("running_mean", 0),
+                ("running_var", 1),
+                ("num_batches_tracked", 0),
+            ):
+                buffer = getattr(self, name, None)
+                if buffer is not None:
+                    buffer.fill_(value)
+
+    def reset_parameters(self) -> None:
+        """:meth:`reset_running_stats`, then the affine weight to 1 and bias to 0."""
+        self.reset_running_stats()
+        with torch.no_grad():
+            for name, value in (("weight", 1), ("bias", 0)):
+                parameter = getattr(self, name, None)
+                if parameter is not None:
+                    parameter.fill_(value)
 
 
 class InnerBatchNorm(EquivariantModule):
@@ -82,6 +110,19 @@ class InnerBatchNorm(EquivariantModule):
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
         return self._check_shape(input_shape)
 
+    def _norms(self) -> list[torch.nn.BatchNorm3d]:
+        return [getattr(self, name) for name, *_ in self._groups]
+
+    def reset_running_stats(self) -> None:
+        """Reset the running statistics of every field size (as ``torch.nn.BatchNorm3d``)."""
+        for bn in self._norms():
+            bn.reset_running_stats()
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics and the affine parameters (weight 1, bias 0)."""
+        for bn in self._norms():
+            bn.reset_parameters()
+
     def __repr__(self) -> str:
         # one line, like the reference: the per-size BatchNorm3d children are an implementation
         # detail (they still show in named_modules() and state_dict()).
@@ -129,7 +170,7 @@ class InnerBatchNorm(EquivariantModule):
         return bn.eval()
 
 
-class NormBatchNorm(EquivariantModule):
+class NormBatchNorm(_ResettableNorm, EquivariantModule):
     """Batch norm of the fields' norms for isometric representations without trivial irreps.
 
     The mean of such fields is zero by symmetry, so only a per-field variance
@@ -165,8 +206,7 @@ class NormBatchNorm(EquivariantModule):
         else:
             self.register_parameter("weight", None)
         self.register_buffer("_fields", long_tensor(in_type.channel_fields()), persistent=False)
-        sizes = torch.as_tensor(in_type.field_sizes, dtype=torch.get_default_dtype())
-        self.register_buffer("_sizes", sizes, persistent=False)
+        self.register_derived_buffer("_sizes", np.asarray(in_type.field_sizes, dtype=np.float64))
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         x = self._check_input(input)

@@ -21,7 +21,12 @@ def _check_p(p: float, who: str) -> float:
 
 
 class FieldDropout(EquivariantModule):
-    """Zero whole fields with probability ``p`` (per sample), scaling the rest by ``1/(1-p)``."""
+    """Dropout applied to each field independently at every pixel: with probability ``p`` all
+    channels of a field at one pixel are zeroed together, the kept ones are scaled by
+    ``1/(1-p)``. The mask has shape ``(batch, fields, H, W)``, one draw per field and pixel (as in
+    the reference library), so the channel means of train and eval mode agree."""
+
+    _random_in_training = True
 
     def __init__(self, in_type: FieldType, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
@@ -34,7 +39,7 @@ class FieldDropout(EquivariantModule):
         x = self._check_input(input)
         if not self.training or self.p == 0.0:
             return GeometricTensor(x, self.out_type)
-        shape = (x.shape[0], len(self.in_type)) + (1,) * (x.dim() - 2)
+        shape = (x.shape[0], len(self.in_type)) + tuple(x.shape[2:])
         if self.p == 1.0:
             mask = x.new_zeros(shape)
         else:
@@ -58,6 +63,8 @@ class FieldDropout(EquivariantModule):
 
 class PointwiseDropout(EquivariantModule):
     """``torch.nn.functional.dropout`` on every channel; needs pointwise-compatible fields."""
+
+    _random_in_training = True
 
     def __init__(self, in_type: FieldType, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()

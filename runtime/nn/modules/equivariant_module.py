@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -10,11 +11,12 @@ import torch
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ..grid import grid_exact_elements
+from ._buffers import DerivedBuffers
 
 __all__ = ["EquivariantModule"]
 
 
-class EquivariantModule(torch.nn.Module, ABC):
+class EquivariantModule(DerivedBuffers, ABC):
     """A ``torch.nn.Module`` whose input and output are :class:`GeometricTensor` s.
 
     Subclasses set ``in_type`` and ``out_type`` (:class:`FieldType`) and implement ``forward``
@@ -71,6 +73,26 @@ class EquivariantModule(torch.nn.Module, ABC):
         return 11
 
     # ------------------------------------------------------------------ testing
+    #: modules that draw random numbers in train mode (dropout) are checked in eval mode: a
+    #: random mask is equivariant only in distribution
+    _random_in_training = False
+
+    def _float64_copy(self) -> EquivariantModule:
+        """A float64 copy of this module (the module itself is neither cast nor run)."""
+        module = copy.deepcopy(self).to(torch.float64)
+        for m in module.modules():
+            if getattr(m, "_random_in_training", False):
+                m.eval()
+        return module
+
+    def _equivariance_gspace(self) -> Any:
+        """The gspace whose elements :meth:`check_equivariance` tests by default."""
+        return self.in_type.gspace
+
+    def _transform_input(self, x: torch.Tensor, g: Any) -> torch.Tensor:
+        """Act with ``g`` (an element of :meth:`_equivariance_gspace`) on an input tensor."""
+        return self.in_type.transform(x, g)
+
     def check_equivariance(
         self,
         atol: float = 1e-7,
@@ -81,35 +103,38 @@ class EquivariantModule(torch.nn.Module, ABC):
     ) -> list[tuple[Any, float]]:
         """Compare ``self(x.transform(g))`` with ``self(x).transform(g)`` on a random input.
 
-        By default ``g`` runs over the testing elements of ``in_type`` that map the pixel grid
-        onto itself (multiples of 90 degrees, axis flips), where equivariance is exact; pass
-        ``elements`` to choose others. ``spatial`` is the side of the random input (default: the
-        smallest size from 9 on for which strided windows cover the grid symmetrically).
-        Raises ``AssertionError`` when an error exceeds the tolerance; returns
-        ``[(element, mean absolute error), ...]``.
+        The check runs on a float64 copy of the module (its mode included; the module itself is
+        not touched, e.g. batch-norm statistics do not move), so float32 round-off can not make a
+        correct module fail the default tolerances and a real equivariance error stands out by
+        many orders of magnitude. By default ``g`` runs over the testing elements that map the
+        pixel grid onto itself (multiples of 90 degrees, axis flips), where equivariance is
+        exact; pass ``elements`` to choose others. ``spatial`` is the side of the random input
+        (default: the smallest size from 9 on for which strided windows cover the grid
+        symmetrically). Raises ``AssertionError`` when ``torch.allclose(.., atol, rtol)`` fails
+        for an element; returns ``[(element, mean absolute error), ...]``.
         """
+        module = self._float64_copy()
         size = spatial or self._equivariance_size()
-        like = next(iter(self.parameters()), None)
+        like = next(iter(module.parameters()), None)
         if like is None:
-            like = next(iter(self.buffers()), None)
-        kwargs = {} if like is None else {"device": like.device}
-        if like is not None and like.is_floating_point():
-            kwargs["dtype"] = like.dtype
-        x = torch.randn(batch, self.in_type.size, size, size, **kwargs)
+            like = next(iter(module.buffers()), None)
+        device = None if like is None else like.device
+        x = torch.randn(batch, self.in_type.size, size, size, dtype=torch.float64, device=device)
         if elements is None:
-            elements = grid_exact_elements(self.in_type.gspace)
+            elements = grid_exact_elements(self._equivariance_gspace())
         errors = []
         with torch.no_grad():
-            ref = self(GeometricTensor(x.clone(), self.in_type)).tensor
+            ref = module(GeometricTensor(x.clone(), module.in_type)).tensor
             for g in elements:
-                x_g = GeometricTensor(self.in_type.transform(x, g), self.in_type)
-                out1 = self(x_g).tensor
-                out2 = self.out_type.transform(ref, g)
+                x_g = GeometricTensor(module._transform_input(x, g), module.in_type)
+                out1 = module(x_g).tensor
+                out2 = module.out_type.transform(ref, g)
                 err = (out1 - out2).abs()
                 if not torch.allclose(out1, out2, atol=atol, rtol=rtol):
                     raise AssertionError(
                         f"{type(self).__name__}: equivariance error for element {g!r} too high: "
-                        f"max {err.max().item():.3g}, mean {err.mean().item():.3g}"
+                        f"max {err.max().item():.3g}, mean {err.mean().item():.3g} "
+                        f"(atol={atol}, rtol={rtol}, computed in float64)"
                     )
                 errors.append((g, err.mean().item()))
         return errors

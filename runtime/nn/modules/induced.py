@@ -24,7 +24,7 @@ from ._utils import (
     split_gates,
     update_running_var,
 )
-from .batchnorm import NormBatchNorm
+from .batchnorm import NormBatchNorm, _ResettableNorm
 from .equivariant_module import EquivariantModule
 from .invariant import _trivial_type
 from .nonlinearities import _NORM
@@ -265,7 +265,7 @@ class InducedNormBatchNorm(NormBatchNorm):
         super().__init__(in_type, eps=eps, momentum=momentum, affine=affine)
 
 
-class GNormBatchNorm(EquivariantModule):
+class GNormBatchNorm(_ResettableNorm, EquivariantModule):
     """Batch norm for fields of any representation, normalising each irrep separately.
 
     Each field is mapped to its irrep basis (``change_of_basis_inv``). Trivial irreps are
@@ -305,13 +305,10 @@ class GNormBatchNorm(EquivariantModule):
                 slot_sizes.append(irrep.size)
                 offset += irrep.size
         self._identity = bool(np.allclose(q, np.eye(c), atol=1e-12))
-        dtype = torch.get_default_dtype()
-        self.register_buffer("_q", torch.as_tensor(q, dtype=dtype), persistent=False)
-        self.register_buffer("_q_inv", torch.as_tensor(q_inv, dtype=dtype), persistent=False)
+        self.register_derived_buffer("_q", np.asarray(q, dtype=np.float64))
+        self.register_derived_buffer("_q_inv", np.asarray(q_inv, dtype=np.float64))
         self.register_buffer("_slot", long_tensor(channel_slot), persistent=False)
-        self.register_buffer(
-            "_slot_sizes", torch.as_tensor(slot_sizes, dtype=dtype), persistent=False
-        )
+        self.register_derived_buffer("_slot_sizes", np.asarray(slot_sizes, dtype=np.float64))
         self.register_buffer("_trivial", long_tensor(trivial_channels), persistent=False)
         n_slots, n_trivial = len(slot_sizes), len(trivial_channels)
         self._n_slots = n_slots

@@ -65,11 +65,13 @@ class RestrictionModule(EquivariantModule):
         self.eval()
         return torch.nn.Identity().eval()
 
-    def check_equivariance(self, *args: Any, **kwargs: Any) -> list:
-        raise NotImplementedError(
-            "RestrictionModule changes the group: its input and output are acted on by "
-            "different groups, so there is no equivariance to check"
-        )
+    def _equivariance_gspace(self) -> Any:
+        # checked on the subgroup's elements, each acting on the input as its parent element
+        return self.out_type.gspace
+
+    def _transform_input(self, x: torch.Tensor, g: Any) -> torch.Tensor:
+        parent = self.in_type.gspace.restrict(self._id)[1]
+        return self.in_type.transform(x, parent(g))
 
 
 class ReshuffleModule(EquivariantModule):
@@ -101,7 +103,7 @@ class ReshuffleModule(EquivariantModule):
 def _circular_mask(size: int, margin: float) -> torch.Tensor:
     c = (size - 1) / 2
     t = (c - margin / 100.0 * c) ** 2
-    coords = torch.arange(size, dtype=torch.float64) - c
+    coords = torch.arange(size, dtype=torch.float64, device="cpu") - c
     r2 = coords[:, None] ** 2 + coords[None, :] ** 2
     mask = torch.where(r2 > t, torch.exp((t - r2) / 4.0), torch.ones_like(r2))
     return mask.reshape(1, 1, size, size)

@@ -1,4 +1,10 @@
-"""``MultipleModule``: route groups of fields (by label) through different modules."""
+"""Route groups of fields (by label) through different modules.
+
+``MultipleModule`` is a :class:`BranchingModule` (split the input by labels) followed by a
+:class:`MergeModule` (apply one module per label, concatenate the outputs), held as its children
+``branching`` and ``merging`` (so the modules' state lives under ``merging.submodule_<i>``, as in
+the reference library's checkpoints).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,157 @@ from ..geometric_tensor import GeometricTensor
 from ._utils import long_tensor, require_field_type
 from .equivariant_module import EquivariantModule
 
-__all__ = ["MultipleModule"]
+__all__ = ["BranchingModule", "MergeModule", "MultipleModule"]
+
+_SORT_KEYS = {
+    0: lambda labels, reps, i: 0,
+    1: lambda labels, reps, i: labels[i],
+    2: lambda labels, reps, i: (labels[i], reps[i].size),
+    3: lambda labels, reps, i: (labels[i], reps[i].size, reps[i].name),
+}
+
+
+class BranchingModule(EquivariantModule):
+    """Split the input into one tensor per label.
+
+    ``labels`` gives one label per field of ``in_type``. ``forward`` returns a dict label ->
+    :class:`GeometricTensor` holding that label's fields; ``out_type`` is the dict label ->
+    :class:`FieldType` (labels in order of first appearance). ``reshuffle`` orders the fields
+    inside each branch: 0 keeps the input order, 1 sorts by label, 2 by label then size, 3 by
+    label, size and representation name.
+    """
+
+    def __init__(self, in_type: FieldType, labels: Sequence[str], reshuffle: int = 0) -> None:
+        super().__init__()
+        who = "BranchingModule"
+        require_field_type(in_type, who)
+        labels = list(labels)
+        if len(labels) != len(in_type):
+            raise ValueError(f"{who}: 'labels' has {len(labels)} entries for {len(in_type)} fields")
+        if reshuffle not in _SORT_KEYS:
+            raise ValueError(f"{who}: 'reshuffle' must be 0, 1, 2 or 3, got {reshuffle!r}")
+        self.in_type = in_type
+        self.labels = labels
+        self._reshuffle = reshuffle
+        reps = in_type.representations
+        key = _SORT_KEYS[reshuffle]
+        self.out_type: dict[str, FieldType] = {}
+        self._spans: dict[str, tuple[int, int] | None] = {}
+        for label in dict.fromkeys(labels):
+            fields = [i for i, lab in enumerate(labels) if lab == label]
+            fields = sorted(fields, key=lambda i: key(labels, reps, i))
+            self.out_type[label] = in_type.index_select(fields)
+            channels = in_type.fields_channels(fields)
+            contiguous = bool(np.all(np.diff(channels) == 1))
+            self._spans[label] = (int(channels[0]), int(channels[-1]) + 1) if contiguous else None
+            self.register_buffer(f"indices_{label}", long_tensor(channels), persistent=False)
+
+    def forward(self, input: GeometricTensor) -> dict[str, GeometricTensor]:
+        x = self._check_input(input)
+        out = {}
+        for label, ftype in self.out_type.items():
+            span = self._spans[label]
+            part = x[:, span[0] : span[1]] if span else x.index_select(1, self._index(label))
+            out[label] = GeometricTensor(part, ftype)
+        return out
+
+    def _index(self, label: str) -> torch.Tensor:
+        return getattr(self, f"indices_{label}")
+
+    def evaluate_output_shape(self, input_shape: tuple) -> dict[str, tuple]:
+        shape = self._check_shape(input_shape)
+        return {label: (shape[0], t.size, *shape[2:]) for label, t in self.out_type.items()}
+
+    def check_equivariance(self, atol: float = 1e-7, rtol: float = 1e-5, **kwargs: Any) -> list:
+        """Each branch is the input's fields, moved with them: check every branch."""
+        from ..grid import grid_exact_elements
+
+        x = torch.randn(3, self.in_type.size, 9, 9, dtype=torch.float64)
+        module = self._float64_copy()
+        errors = []
+        with torch.no_grad():
+            ref = module(GeometricTensor(x, self.in_type))
+            for g in grid_exact_elements(self.in_type.gspace):
+                out = module(GeometricTensor(self.in_type.transform(x, g), self.in_type))
+                err = 0.0
+                for label, t in self.out_type.items():
+                    expected = t.transform(ref[label].tensor, g)
+                    if not torch.allclose(out[label].tensor, expected, atol=atol, rtol=rtol):
+                        raise AssertionError(
+                            f"BranchingModule: equivariance error for element {g!r} on branch "
+                            f"{label!r}"
+                        )
+                    err = max(err, (out[label].tensor - expected).abs().mean().item())
+                errors.append((g, err))
+        return errors
+
+    def extra_repr(self) -> str:
+        return f"{self.in_type!r}, labels={self.labels!r}, reshuffle={self._reshuffle}"
+
+
+class MergeModule(EquivariantModule):
+    """Apply one module per label and concatenate the outputs.
+
+    ``modules`` is a list of pairs ``(module, label)``; ``forward`` takes a dict label ->
+    :class:`GeometricTensor` (as :class:`BranchingModule` returns) and concatenates, in the order
+    of ``modules``, each module's output on its label's tensor. The modules are children
+    ``submodule_<i>``; ``in_type`` is the dict label -> the module's input type.
+    """
+
+    def __init__(self, modules: Sequence[tuple[EquivariantModule, str]]) -> None:
+        super().__init__()
+        who = "MergeModule"
+        modules = list(modules)
+        if not modules:
+            raise ValueError(f"{who}: 'modules' must hold at least one (module, label) pair")
+        self.in_type: dict[str, FieldType] = {}
+        self._labels: list[str] = []
+        out_types = []
+        for i, pair in enumerate(modules):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(f"{who}: modules[{i}] must be a pair (module, label)")
+            module, label = pair
+            if not isinstance(module, EquivariantModule):
+                raise TypeError(f"{who}: modules[{i}] is a {type(module).__name__}")
+            if label in self.in_type:
+                raise ValueError(f"{who}: label {label!r} is given to two modules")
+            self.in_type[label] = module.in_type
+            self._labels.append(label)
+            self.add_module(f"submodule_{i}", module)
+            out_types.append(module.out_type)
+        gspaces = {t.gspace for t in out_types}
+        if len(gspaces) != 1:
+            raise ValueError(f"{who}: the modules' outputs live on different gspaces")
+        out = out_types[0]
+        for t in out_types[1:]:
+            out = out + t
+        self.out_type = out
+
+    def _submodules(self) -> list[EquivariantModule]:
+        return [getattr(self, f"submodule_{i}") for i in range(len(self._labels))]
+
+    def forward(self, input: dict[str, GeometricTensor]) -> GeometricTensor:
+        if not isinstance(input, dict):
+            raise TypeError(
+                f"MergeModule: 'input' must be a dict label -> GeometricTensor, got "
+                f"{type(input).__name__}"
+            )
+        outputs = []
+        for label, module in zip(self._labels, self._submodules()):
+            if label not in input:
+                raise ValueError(f"MergeModule: 'input' has no tensor for label {label!r}")
+            outputs.append(module(input[label]).tensor)
+        return GeometricTensor(torch.cat(outputs, dim=1), self.out_type)
+
+    def evaluate_output_shape(self, input_shapes: dict[str, tuple]) -> tuple:
+        channels, spatial, batch = 0, None, None
+        for label, module in zip(self._labels, self._submodules()):
+            out = module.evaluate_output_shape(tuple(input_shapes[label]))
+            batch, channels, spatial = out[0], channels + out[1], out[2:]
+        return (batch, channels, *spatial)
+
+    def _grid_symmetric(self, size: int) -> bool:
+        return all(m._grid_symmetric(size) for m in self._submodules())
 
 
 class MultipleModule(EquivariantModule):
@@ -24,7 +180,8 @@ class MultipleModule(EquivariantModule):
     (their ``in_type`` must match) and the outputs are concatenated in the order of ``modules``.
     ``reshuffle`` orders the fields inside each branch: 0 keeps the input order, 1 sorts by
     label, 2 by label then size, 3 by label, size and representation name (the module's
-    ``in_type`` must follow the same order).
+    ``in_type`` must follow the same order). It is a :class:`BranchingModule` followed by a
+    :class:`MergeModule` (children ``branching`` and ``merging``).
     """
 
     def __init__(
@@ -40,14 +197,13 @@ class MultipleModule(EquivariantModule):
         labels = list(labels)
         if len(labels) != len(in_type):
             raise ValueError(f"{who}: 'labels' has {len(labels)} entries for {len(in_type)} fields")
-        if reshuffle not in (0, 1, 2, 3):
+        if reshuffle not in _SORT_KEYS:
             raise ValueError(f"{who}: 'reshuffle' must be 0, 1, 2 or 3, got {reshuffle!r}")
         self.in_type = in_type
-        self._reshuffle = reshuffle
-        reps = in_type.representations
-        used: set = set()
-        self._branches: list[tuple[str, tuple[int, int] | None]] = []
-        out_types = []
+        # a module given several labels gets one branch: its fields keep their order (sorted by
+        # their own labels first when reshuffling), the branch is named after the first label
+        branch_of: dict[str, str] = {}
+        pairs = []
         for b, (module, labs) in enumerate(modules):
             if not isinstance(module, EquivariantModule):
                 raise TypeError(f"{who}: modules[{b}] is a {type(module).__name__}")
@@ -55,61 +211,50 @@ class MultipleModule(EquivariantModule):
             for lab in labs:
                 if lab not in labels:
                     raise ValueError(f"{who}: label {lab!r} of modules[{b}] labels no field")
-                if lab in used:
+                if lab in branch_of:
                     raise ValueError(f"{who}: label {lab!r} is routed to two modules")
-                used.add(lab)
-            fields = [i for i, lab in enumerate(labels) if lab in labs]
-            keys = {
-                0: lambda i: 0,
-                1: lambda i: labels[i],
-                2: lambda i: (labels[i], reps[i].size),
-                3: lambda i: (labels[i], reps[i].size, reps[i].name),
-            }[reshuffle]
-            fields = sorted(fields, key=keys)
-            branch_type = in_type.index_select(fields)
-            if module.in_type != branch_type:
-                raise ValueError(
-                    f"{who}: modules[{b}] expects in_type {module.in_type!r}, but its fields "
-                    f"form {branch_type!r}"
-                )
-            channels = in_type.fields_channels(fields)
-            contiguous = bool(np.all(np.diff(channels) == 1))
-            span = (int(channels[0]), int(channels[-1]) + 1) if contiguous else None
-            name = f"_index_{b}"
-            self.register_buffer(name, long_tensor(channels), persistent=False)
-            self.add_module(f"branch_{b}", module)
-            self._branches.append((name, span))
-            out_types.append(module.out_type)
-        missing = set(labels) - used
+                branch_of[lab] = labs[0]
+            pairs.append((module, labs[0]))
+        missing = set(labels) - set(branch_of)
         if missing:
             raise ValueError(f"{who}: no module for the fields labelled {sorted(missing)}")
-        out = out_types[0]
-        for t in out_types[1:]:
-            out = out + t
-        self.out_type = out
+        branch_labels = [branch_of[lab] for lab in labels]
+        if reshuffle:
+            # sort inside a branch by the fields' own labels, then size/name as asked
+            key = _SORT_KEYS[reshuffle]
+            reps = in_type.representations
+            order = sorted(range(len(labels)), key=lambda i: key(labels, reps, i))
+            position = {field: n for n, field in enumerate(order)}
+            permutation = sorted(range(len(labels)), key=lambda i: position[i])
+        else:
+            permutation = list(range(len(labels)))
+        branching = BranchingModule(
+            in_type.index_select(permutation), [branch_labels[i] for i in permutation]
+        )
+        for b, (module, label) in enumerate(pairs):
+            if module.in_type != branching.out_type[label]:
+                raise ValueError(
+                    f"{who}: modules[{b}] expects in_type {module.in_type!r}, but its fields "
+                    f"form {branching.out_type[label]!r}"
+                )
+        self._permutation = None if permutation == list(range(len(labels))) else permutation
+        if self._permutation is not None:
+            self.register_buffer(
+                "_channels", long_tensor(in_type.fields_channels(permutation)), persistent=False
+            )
+        self.branching = branching
+        self.merging = MergeModule(pairs)
+        self.out_type = self.merging.out_type
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         x = self._check_input(input)
-        outputs = []
-        for b, (name, span) in enumerate(self._branches):
-            module = getattr(self, f"branch_{b}")
-            part = x[:, span[0] : span[1]] if span else x.index_select(1, getattr(self, name))
-            outputs.append(module(GeometricTensor(part, module.in_type)).tensor)
-        return GeometricTensor(torch.cat(outputs, dim=1), self.out_type)
+        if self._permutation is not None:
+            x = x.index_select(1, self._channels)
+        return self.merging(self.branching(GeometricTensor(x, self.branching.in_type)))
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
         shape = self._check_shape(input_shape)
-        channels = 0
-        spatial = None
-        for b in range(len(self._branches)):
-            module = getattr(self, f"branch_{b}")
-            sub = (shape[0], module.in_type.size, *shape[2:])
-            out = module.evaluate_output_shape(sub)
-            channels += out[1]
-            spatial = out[2:]
-        return (shape[0], channels, *spatial)
+        return self.merging.evaluate_output_shape(self.branching.evaluate_output_shape(shape))
 
     def _grid_symmetric(self, size: int) -> bool:
-        return all(
-            getattr(self, f"branch_{b}")._grid_symmetric(size) for b in range(len(self._branches))
-        )
+        return self.merging._grid_symmetric(size)

@@ -36,7 +36,7 @@ class VectorFieldNonLinearity(EquivariantModule):
                 )
         self.in_type = in_type
         self.out_type = FieldType(in_type.gspace, [in_type.gspace.irrep(1)] * len(in_type))
-        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64, device="cpu") / n
         basis = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
         self.register_buffer("_directions", basis.to(torch.get_default_dtype()), persistent=False)
         self._n = n
@@ -117,14 +117,17 @@ class GatedNonLinearity2(EquivariantModule):
         return tuple(input_shape)
 
     def check_equivariance(self, atol: float = 1e-7, rtol: float = 1e-5, **kwargs: Any) -> list:
+        """As :meth:`EquivariantModule.check_equivariance` (float64 copy), for the two inputs."""
         gates_type, gated_type = self.in_type
-        g = torch.randn(3, gates_type.size, 9, 9)
-        x = torch.randn(3, gated_type.size, 9, 9)
+        module = self._float64_copy()
+        device = module.bias.device
+        g = torch.randn(3, gates_type.size, 9, 9, dtype=torch.float64, device=device)
+        x = torch.randn(3, gated_type.size, 9, 9, dtype=torch.float64, device=device)
         errors = []
         with torch.no_grad():
-            ref = self(GeometricTensor(g, gates_type), GeometricTensor(x, gated_type)).tensor
+            ref = module(GeometricTensor(g, gates_type), GeometricTensor(x, gated_type)).tensor
             for e in grid_exact_elements(gated_type.gspace):
-                out = self(
+                out = module(
                     GeometricTensor(gates_type.transform(g, e), gates_type),
                     GeometricTensor(gated_type.transform(x, e), gated_type),
                 ).tensor

@@ -9,11 +9,16 @@ State of a layer:
 * ``weights`` (and ``bias``, one entry per trivial irrep of the output type): the only tensors in
   ``state_dict``, with the same keys in train and eval mode;
 * the sampled bases, in the basis expansion submodule, as non-persistent buffers;
-* in eval mode, the expanded filter and bias (``filter``, ``expanded_bias``): a cache, checked
-  against the parameters' version counters, so loading a ``state_dict``, an optimiser step or
-  ``.to(device)`` can never leave it stale. It is used whenever no gradient has to reach the
-  parameters (``torch.no_grad()``, ``torch.inference_mode()``, frozen parameters); an eval-mode
-  forward that does need gradients (e.g. fine-tuning with frozen batch norm) expands afresh.
+* in eval mode, the expanded filter and bias (``filter``, ``expanded_bias``): a cache that keeps
+  a copy of the parameters it was built from and compares it, value by value, with the current
+  parameters before every use. Writes through ``.data``, optimiser steps, ``load_state_dict``,
+  in-place ops under ``torch.no_grad()``, ``torch.nn.init`` and ``.to(device)`` therefore can
+  never leave it stale (``.data`` writes bypass version counters, so versions are not enough).
+  The comparison reads only the coefficients, which are far fewer than the filter's entries. The
+  cache is used whenever no gradient has to reach the parameters (``torch.no_grad()``,
+  ``torch.inference_mode()``, frozen parameters); an eval-mode forward that does need gradients
+  (e.g. fine-tuning with frozen batch norm) expands afresh. Parameters on the meta device are
+  never cached.
 """
 
 from __future__ import annotations
@@ -148,7 +153,9 @@ class _RdConvBase(EquivariantModule):
             )
         self.weights = Parameter(torch.zeros(self._basisexpansion.dimension()))
         self._init_bias(bias)
-        self._cache: tuple[tuple, torch.Tensor, torch.Tensor | None] | None = None
+        self._cache: tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None] | None = (
+            None
+        )
         if initialize and not self._basisexpansion.dry_run:
             self.reset_parameters()
 
@@ -169,9 +176,9 @@ class _RdConvBase(EquivariantModule):
 
     def _init_bias(self, bias: bool) -> None:
         """One bias per trivial irrep of ``out_type``, mapped to channels by a sparse matrix."""
-        empty = torch.zeros(0, dtype=torch.int64)
+        empty = np.zeros(0, dtype=np.int64)
         rows = cols = empty
-        values = torch.zeros(0)
+        values = np.zeros(0)
         n_bias = 0
         if bias and not self._basisexpansion.dry_run:
             bases = self._basisexpansion.bias_bases()
@@ -189,16 +196,16 @@ class _RdConvBase(EquivariantModule):
                 parts_c.append((bias_start[fields][:, None] + c).ravel())
                 parts_v.append(np.tile(bases[representation][r, c], fields.size))
             n_bias = int(n_trivial.sum())
-            rows = torch.from_numpy(np.concatenate(parts_r).astype(np.int64))
-            cols = torch.from_numpy(np.concatenate(parts_c).astype(np.int64))
-            values = torch.from_numpy(np.concatenate(parts_v)).to(torch.get_default_dtype())
+            rows = np.concatenate(parts_r).astype(np.int64)
+            cols = np.concatenate(parts_c).astype(np.int64)
+            values = np.concatenate(parts_v)
         if n_bias:
             self.bias = Parameter(torch.zeros(n_bias))
         else:
             self.register_parameter("bias", None)
-        self.register_buffer("_bias_rows", rows, persistent=False)
-        self.register_buffer("_bias_cols", cols, persistent=False)
-        self.register_buffer("_bias_values", values, persistent=False)
+        self.register_derived_buffer("_bias_rows", rows)
+        self.register_derived_buffer("_bias_cols", cols)
+        self.register_derived_buffer("_bias_values", values)
 
     def reset_parameters(self) -> None:
         """Generalized He initialisation of ``weights`` (see :mod:`runtime.nn.init`); zero bias."""
@@ -232,21 +239,36 @@ class _RdConvBase(EquivariantModule):
             )
         return filt, bias
 
-    def _cache_key(self) -> tuple:
-        key: tuple = ()
-        for p in (self.weights, self.bias):
-            if p is not None:
-                key += (id(p), p._version, p.data_ptr(), p.device, p.dtype)
-        return key
+    def _parameters_now(self) -> tuple[torch.Tensor, ...]:
+        return tuple(p for p in (self.weights, self.bias) if p is not None)
+
+    def _cache_valid(self) -> bool:
+        if self._cache is None:
+            return False
+        snapshot = self._cache[0]
+        current = self._parameters_now()
+        return len(snapshot) == len(current) and all(
+            s.device == p.device
+            and s.dtype == p.dtype
+            and s.shape == p.shape
+            and torch.equal(s, p.detach())
+            for s, p in zip(snapshot, current)
+        )
 
     def _cached(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The eval-mode filter and bias, rebuilt when the parameters changed since."""
-        key = self._cache_key()
-        if self._cache is None or self._cache[0] != key:
+        """The eval-mode filter and bias, rebuilt when any parameter value changed since."""
+        if self.weights.device.type == "meta":
+            with torch.no_grad():
+                return self.expand_parameters()
+        if not self._cache_valid():
             with torch.inference_mode(False), torch.no_grad():
+                snapshot = tuple(p.detach().clone() for p in self._parameters_now())
                 filt, bias = self.expand_parameters()
-            self._cache = (key, filt.contiguous(), bias)
+            self._cache = (snapshot, filt.contiguous(), bias)
         return self._cache[1], self._cache[2]
+
+    def _derived_buffers_changed(self) -> None:
+        self._cache = None  # built from the old bases (``.to``, ``.to_empty``, ``.double``)
 
     def _needs_grad(self) -> bool:
         return torch.is_grad_enabled() and any(

@@ -17,6 +17,7 @@ import torch
 
 from runtime import bases as _bases
 
+from .._buffers import DerivedBuffers
 from . import functional as F
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class BasisExpansion(ABC, torch.nn.Module):
+class BasisExpansion(ABC, DerivedBuffers):
     """Interface of the basis expansion algorithms.
 
     ``forward(weights)`` maps the flat vector of learnable coefficients to a filter of shape
@@ -66,10 +67,6 @@ class BasisExpansion(ABC, torch.nn.Module):
         return _string_codes(columns) if codes else columns
 
 
-def _numpy_dtype() -> np.dtype:
-    return torch.empty(0).numpy().dtype  # numpy twin of torch's default dtype
-
-
 def _string_codes(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Replace string columns by integer codes into one sorted vocabulary shared by all of them."""
     strings = [name for name, column in columns.items() if column.dtype.kind == "U"]
@@ -93,6 +90,19 @@ def _check_points(points: Any) -> None:
 
 def _element_info(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: column[index].item() for name, column in columns.items()}
+
+
+class _ArtifactSamples:
+    """Picklable source of a block's samples: the artifact of ``spec`` (memo, store or compiler),
+    the elements ``keep`` only (``None``: all)."""
+
+    def __init__(self, spec: Any, keep: np.ndarray | None):
+        self.spec = spec
+        self.keep = keep
+
+    def __call__(self) -> np.ndarray:
+        sampled = _bases.load_basis(self.spec).basis
+        return sampled if self.keep is None else sampled[self.keep]
 
 
 class SingleBlockBasisExpansion(BasisExpansion):
@@ -125,12 +135,9 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.bias_basis = basis.bias_basis
         self.shape = tuple(sampled.shape[1:3])
         self.S = sampled.shape[3]
-        self.register_buffer(
-            "sampled_basis",
-            # a copy (artifacts are read-only) in torch's default dtype
-            torch.from_numpy(sampled.astype(_numpy_dtype())),
-            persistent=False,
-        )
+        # in torch's default dtype; re-read (float64) from the artifact after meta/to_empty
+        source = _ArtifactSamples(basis.spec, None if element.size == len(basis.basis) else element)
+        self.register_derived_buffer("sampled_basis", source, value=sampled)
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         return torch.tensordot(weights, self.sampled_basis, dims=1)

@@ -1,0 +1,411 @@
+"""Convert e2cnn 0.2.3 checkpoints into ours: :func:`convert_e2cnn_state_dict`.
+
+A model built here with the same architecture as an e2cnn model (same module names, field types
+and layer options) loads the converted ``state_dict`` strictly and computes the reference's
+outputs up to float32 round-off. Per module of *our* model, in ``named_modules()`` order:
+
+* **steerable convolutions** (``R2Conv``, ``R2ConvTransposed`` and every subclass of their base):
+  the reference's filter is rebuilt in float64 from its ``weights`` and the sampled bases it
+  stores (its layout: representation pairs sorted by name, coefficients ``(out_fields,
+  in_fields, dim)`` per pair), then projected, field pair by field pair, onto our compiled
+  basis by least squares. This needs no assumption about the order or the normalisation of the
+  basis elements, and a filter that our basis can not express (another architecture, other
+  basis options) is an error, never a silent approximation. The bias goes through the reference's
+  stored ``bias_expansion`` the same way.
+* ``NormBatchNorm``: the reference keeps ``<size>_running_var`` / ``<size>_weight`` per field
+  size; ours per field, in type order.
+* every other module: its own parameters and persistent buffers, by name (e.g. ``InnerBatchNorm``'s
+  ``batch_norm_[<size>]`` children, which have the reference's names), reshaped when only the
+  shape of an equal-sized tensor differs.
+
+Dropped: the reference's sampled bases, cached ``filter``/``expanded_bias``, ``bias_expansion``
+and index buffers. Any reference parameter or running statistic that no module consumed is an
+error naming its layer, as is any module whose tensors the checkpoint lacks or can not fill.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CheckpointMismatchError", "convert_e2cnn_state_dict", "convert_e2cnn_checkpoint"]
+
+#: relative least-squares residual above which a reference filter is "not in our basis"
+RESIDUAL_TOLERANCE = 1e-5
+
+_BASIS_PREFIX = "_basisexpansion.block_expansion_"
+_LEARNED_SUFFIXES = ("weights", "weight", "bias", "running_mean", "running_var")
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint does not belong to a model of this architecture; names the first layer."""
+
+    def __init__(self, layer: str, module: Any, reason: str):
+        self.layer = layer
+        kind = type(module).__name__ if module is not None else "missing"
+        super().__init__(f"layer {layer or '<root>'!r} ({kind}): {reason}")
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _as64(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().to(torch.float64).numpy()
+
+
+def _lstsq(target: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, float]:
+    """Coefficients ``x`` minimising ``|x @ basis - target|`` (rows of ``target``), and the
+    largest residual relative to the norm of the whole target."""
+    if basis.shape[0] == 0:
+        x = np.zeros((target.shape[0], 0))
+    else:
+        x = np.linalg.lstsq(basis.T, target.T, rcond=None)[0].T
+    residual = np.linalg.norm(x @ basis - target) if target.size else 0.0
+    scale = max(np.linalg.norm(target), 1e-30)
+    return x, (residual / scale if residual > 1e-12 else 0.0)
+
+
+# ------------------------------------------------------------------------------- convolutions
+
+
+def _field_channels(field_type: Any) -> list[np.ndarray]:
+    starts = np.asarray(field_type.fields_start)
+    return [starts[f] + np.arange(r.size) for f, r in enumerate(field_type.representations)]
+
+
+def _reference_filter(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], used: set) -> Any:
+    """The reference's expanded filter ``(C_out, C_in, S)`` in float64, from its weights and
+    stored bases (in the expansion types of our layer)."""
+    in_type, out_type = conv.basisexpansion.in_type, conv.basisexpansion.out_type
+    weights_key = _key(prefix, "weights")
+    if weights_key not in sd:
+        raise CheckpointMismatchError(prefix, conv, "the checkpoint has no 'weights' here")
+    weights = _as64(sd[weights_key]).reshape(-1)
+    used.add(weights_key)
+    start = _key(prefix, _BASIS_PREFIX)
+    blocks = {}
+    for key in sd:
+        if key.startswith(start) and key.endswith(".sampled_basis"):
+            pair = ast.literal_eval(key[len(start) : -len(".sampled_basis")])
+            blocks[tuple(pair)] = _as64(sd[key])
+    if not blocks:
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            "the checkpoint stores no sampled bases for this layer (not an e2cnn "
+            "R2Conv state_dict?)",
+        )
+    in_fields: dict[str, list[int]] = {}
+    out_fields: dict[str, list[int]] = {}
+    for f, r in enumerate(in_type.representations):
+        in_fields.setdefault(r.name, []).append(f)
+    for f, r in enumerate(out_type.representations):
+        out_fields.setdefault(r.name, []).append(f)
+    in_ch, out_ch = _field_channels(in_type), _field_channels(out_type)
+    size = next(iter(blocks.values())).shape[-1]
+    filt = np.zeros((out_type.size, in_type.size, size))
+    position = 0
+    for in_name, out_name in sorted(blocks):
+        if in_name not in in_fields or out_name not in out_fields:
+            raise CheckpointMismatchError(
+                prefix,
+                conv,
+                f"the checkpoint maps {in_name!r} to {out_name!r} fields, which "
+                f"this layer's types {in_type!r} -> {out_type!r} do not hold",
+            )
+        basis = blocks[in_name, out_name]
+        dim, o, i, s = basis.shape
+        n_out, n_in = len(out_fields[out_name]), len(in_fields[in_name])
+        o_ours = out_type.representations[out_fields[out_name][0]].size
+        i_ours = in_type.representations[in_fields[in_name][0]].size
+        if (o, i) != (o_ours, i_ours):
+            raise CheckpointMismatchError(
+                prefix,
+                conv,
+                f"the checkpoint's {in_name!r} -> {out_name!r} kernels are {o}x{i}, this "
+                f"layer's {o_ours}x{i_ours}: representations of another group",
+            )
+        count = n_out * n_in * dim
+        if position + count > weights.size or s != size:
+            break
+        coefficients = weights[position : position + count].reshape(n_out * n_in, dim)
+        kernels = (coefficients @ basis.reshape(dim, -1)).reshape(n_out, n_in, o, i, s)
+        for a, fo in enumerate(out_fields[out_name]):
+            for b, fi in enumerate(in_fields[in_name]):
+                filt[np.ix_(out_ch[fo], in_ch[fi])] = kernels[a, b]
+        position += count
+    if position != weights.size:
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            f"the checkpoint has {weights.size} weights, but its stored bases on "
+            f"this layer's field types need {position}: different field types or kernel size",
+        )
+    return filt, in_ch, out_ch
+
+
+def _convert_conv(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], used: set) -> dict:
+    from .bases import load_basis
+
+    ref, in_ch, out_ch = _reference_filter(prefix, conv, sd, used)
+    expansion = conv.basisexpansion
+    if ref.shape[-1] != expansion.S:
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            f"the checkpoint's kernels have {ref.shape[-1]} samples, this layer "
+            f"{expansion.S} (kernel size differs)",
+        )
+    columns = expansion.basis_columns(["in_field", "out_field", "element"])
+    in_reprs = expansion.in_type.representations
+    out_reprs = expansion.out_type.representations
+    weights = np.zeros(expansion.dimension())
+    # coefficients of one field pair are contiguous: solve all pairs of one repr pair at once
+    order = np.lexsort((columns["in_field"], columns["out_field"]))
+    pairs: dict[tuple[Any, Any], list[tuple[int, int, np.ndarray]]] = {}
+    bounds = np.flatnonzero(
+        np.diff(columns["out_field"][order]) | np.diff(columns["in_field"][order])
+    )
+    for chunk in np.split(order, bounds + 1) if order.size else []:
+        fo, fi = int(columns["out_field"][chunk[0]]), int(columns["in_field"][chunk[0]])
+        pairs.setdefault((in_reprs[fi], out_reprs[fo]), []).append((fo, fi, chunk))
+    covered = np.zeros(ref.shape[:2], dtype=bool)
+    for (in_repr, out_repr), members in pairs.items():
+        artifact = load_basis(conv._basis_spec(in_repr, out_repr))
+        elements = columns["element"][members[0][2]]
+        basis = artifact.basis[elements].reshape(elements.size, -1)
+        target = np.stack([ref[np.ix_(out_ch[fo], in_ch[fi])].reshape(-1) for fo, fi, _ in members])
+        x, residual = _lstsq(target, basis)
+        if residual > RESIDUAL_TOLERANCE:
+            raise CheckpointMismatchError(
+                prefix,
+                conv,
+                f"the checkpoint's kernels from {in_repr.name!r} to "
+                f"{out_repr.name!r} fields are not in this layer's basis (relative residual "
+                f"{residual:.2g}): different basis options (rings, sigma, frequencies_cutoff, "
+                "basis_filter, dilation) or another architecture",
+            )
+        for (fo, fi, chunk), row in zip(members, x):
+            weights[chunk] = row
+            covered[np.ix_(out_ch[fo], in_ch[fi])] = True
+    uncovered = np.abs(ref[~covered]).max() if (~covered).any() else 0.0
+    if uncovered > RESIDUAL_TOLERANCE * max(np.abs(ref).max(), 1e-30):
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            "the checkpoint has non-zero kernels between fields that this "
+            "layer's basis can not connect",
+        )
+    out = {"weights": weights}
+    out.update(_convert_conv_bias(prefix, conv, sd, used))
+    return out
+
+
+def _convert_conv_bias(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], used: set) -> dict:
+    bias_key = _key(prefix, "bias")
+    if conv.bias is None:
+        if bias_key in sd:
+            raise CheckpointMismatchError(prefix, conv, "the checkpoint has a bias, this layer not")
+        return {}
+    if bias_key not in sd:
+        raise CheckpointMismatchError(prefix, conv, "this layer has a bias, the checkpoint not")
+    expansion_key = _key(prefix, "bias_expansion")
+    ref_bias = _as64(sd[bias_key]).reshape(-1)
+    used.add(bias_key)
+    if expansion_key in sd:
+        target = _as64(sd[expansion_key]) @ ref_bias
+    else:
+        target = ref_bias
+    channels = conv.out_type.size
+    ours = np.zeros((channels, conv.bias.numel()))
+    rows = conv._bias_rows.cpu().numpy()
+    cols = conv._bias_cols.cpu().numpy()
+    np.add.at(ours, (rows, cols), conv._bias_values.cpu().to(torch.float64).numpy())
+    if target.shape != (channels,):
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            f"the checkpoint's bias expands to {target.shape} channels, this layer has {channels}",
+        )
+    x, residual = _lstsq(target[None, :], ours.T)
+    if residual > RESIDUAL_TOLERANCE:
+        raise CheckpointMismatchError(
+            prefix,
+            conv,
+            f"the checkpoint's bias does not fit this layer's output fields "
+            f"(relative residual {residual:.2g})",
+        )
+    return {"bias": x[0]}
+
+
+# -------------------------------------------------------------------------------- batch norms
+
+
+def _convert_norm_batchnorm(prefix: str, bn: Any, sd: Mapping[str, torch.Tensor], used: set):
+    sizes = np.asarray(bn.in_type.field_sizes)
+    out: dict[str, np.ndarray] = {"running_var": np.ones(sizes.size)}
+    names = ["running_var"] + (["weight"] if bn.weight is not None else [])
+    if bn.weight is not None:
+        out["weight"] = np.ones(sizes.size)
+    for s in dict.fromkeys(sizes.tolist()):
+        fields = np.flatnonzero(sizes == s)
+        for name in names:
+            key = _key(prefix, f"{s}_{name}")
+            if key not in sd:
+                raise CheckpointMismatchError(prefix, bn, f"the checkpoint has no {key!r}")
+            values = _as64(sd[key]).reshape(-1)
+            if values.size != fields.size:
+                raise CheckpointMismatchError(
+                    prefix,
+                    bn,
+                    f"{key!r} holds {values.size} fields of size {s}, this layer {fields.size}",
+                )
+            out[name][fields] = values
+            used.add(key)
+    key = _key(prefix, "num_batches_tracked")
+    if key in sd:
+        out["num_batches_tracked"] = sd[key]
+        used.add(key)
+    return out
+
+
+# ------------------------------------------------------------------------------------ generic
+
+
+def _own_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    state = dict(module.named_parameters(recurse=False))
+    for name, buffer in module.named_buffers(recurse=False):
+        if name not in module._non_persistent_buffers_set:
+            state[name] = buffer
+    return {k: v for k, v in state.items() if v is not None}
+
+
+def _convert_generic(prefix: str, module: Any, sd: Mapping[str, torch.Tensor], used: set):
+    out = {}
+    for name, ours in _own_state(module).items():
+        key = _key(prefix, name)
+        if key not in sd:
+            raise CheckpointMismatchError(prefix, module, f"the checkpoint has no {key!r}")
+        value = sd[key]
+        if value.numel() != ours.numel():
+            raise CheckpointMismatchError(
+                prefix,
+                module,
+                f"{key!r} has shape {tuple(value.shape)} in the checkpoint and "
+                f"{tuple(ours.shape)} here",
+            )
+        out[name] = value.reshape(ours.shape)
+        used.add(key)
+    return out
+
+
+def _handler(module: Any) -> Any:
+    from .nn.modules.batchnorm import NormBatchNorm
+    from .nn.modules.conv.base import _RdConvBase
+    from .nn.modules.induced import GNormBatchNorm, InducedNormBatchNorm
+
+    if isinstance(module, _RdConvBase):
+        return _convert_conv
+    if isinstance(module, (GNormBatchNorm, InducedNormBatchNorm)):
+        return None
+    if isinstance(module, NormBatchNorm):
+        return _convert_norm_batchnorm
+    return _convert_generic
+
+
+def convert_e2cnn_state_dict(
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
+) -> OrderedDict[str, torch.Tensor]:
+    """Map an e2cnn 0.2.3 ``state_dict`` onto ``model`` (ours, same architecture).
+
+    Returns a ``state_dict`` for ``model.load_state_dict`` (strict), in the dtype and on the
+    device of the model's tensors. Raises :class:`CheckpointMismatchError` naming the first
+    layer (in ``model.named_modules()`` order) that the checkpoint does not fit.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"'state_dict' must be a mapping, got {type(state_dict).__name__}")
+    bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise TypeError(f"'state_dict' holds non-tensor values, e.g. at {bad[0]!r}")
+    used: set[str] = set()
+    reference = model.state_dict()
+    converted: OrderedDict[str, torch.Tensor] = OrderedDict()
+    modules = dict(model.named_modules())
+    for prefix, module in modules.items():
+        if not _own_state(module):
+            continue
+        handler = _handler(module)
+        if handler is None:
+            raise CheckpointMismatchError(
+                prefix,
+                module,
+                "converting this module from e2cnn is not supported (its "
+                "statistics are laid out differently); re-estimate them after loading the rest",
+            )
+        for name, value in handler(prefix, module, state_dict, used).items():
+            key = _key(prefix, name)
+            like = reference[key]
+            tensor = torch.as_tensor(value).reshape(like.shape)
+            converted[key] = tensor.to(device=like.device, dtype=like.dtype)
+    for key in state_dict:
+        if key in used or not key.rsplit(".", 1)[-1].endswith(_LEARNED_SUFFIXES):
+            continue
+        if key.rsplit(".", 1)[-1] in ("expanded_bias",):
+            continue
+        layer = key.rsplit(".", 1)[0] if "." in key else ""
+        owner = layer
+        while owner and owner not in modules:
+            owner = owner.rsplit(".", 1)[0] if "." in owner else ""
+        raise CheckpointMismatchError(
+            layer,
+            modules.get(layer),
+            f"the checkpoint holds {key!r}, which no module of this "
+            f"model takes (the model's closest layer is {owner or '<root>'!r})",
+        )
+    missing = [k for k in reference if k not in converted]
+    if missing:
+        layer = missing[0].rsplit(".", 1)[0] if "." in missing[0] else ""
+        raise CheckpointMismatchError(layer, modules.get(layer), f"nothing fills {missing[0]!r}")
+    return OrderedDict((k, converted[k]) for k in reference)
+
+
+def convert_e2cnn_checkpoint(
+    model: torch.nn.Module, source: str | os.PathLike[str], destination: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """Read an e2cnn checkpoint file (a ``state_dict``, or a dict holding one under
+    ``"state_dict"`` or ``"model"``), convert it for ``model``, load it into ``model`` (strict)
+    and save the converted ``state_dict`` to ``destination``. Returns a small report."""
+    loaded = torch.load(source, map_location="cpu", weights_only=True)
+    state_dict = loaded
+    if isinstance(loaded, Mapping) and not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        for name in ("state_dict", "model"):
+            if isinstance(loaded.get(name), Mapping):
+                state_dict = loaded[name]
+                break
+        else:
+            raise CheckpointMismatchError(
+                "",
+                None,
+                f"{os.fspath(source)} is neither a state_dict nor a dict holding one "
+                "under 'state_dict' or 'model'",
+            )
+    converted = convert_e2cnn_state_dict(model, state_dict)
+    model.load_state_dict(converted)
+    torch.save(converted, destination)
+    return {
+        "source_tensors": len(state_dict),
+        "converted_tensors": len(converted),
+        "dropped_tensors": len(state_dict) - len(converted),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }

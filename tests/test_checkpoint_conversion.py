@@ -1,0 +1,121 @@
+"""e2cnn 0.2.3 checkpoints convert: outputs equal the reference's (fixtures in tests/data/).
+
+The fixtures were made once by ``scripts/make_e2cnn_checkpoints.py`` in the reference environment
+(the models: ``tests/e2cnn_checkpoint_models.py``); these tests do not need that environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from e2cnn_checkpoint_models import FAMILIES, build
+
+from e2compile import gspaces
+from runtime import nn
+from runtime.checkpoints import CheckpointMismatchError, convert_e2cnn_state_dict
+
+DATA = Path(__file__).parent / "data" / "e2cnn_checkpoints"
+
+
+def _fixture(family):
+    return torch.load(DATA / f"{family}.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_converted_checkpoint_reproduces_the_reference_outputs(family):
+    data = _fixture(family)
+    model = build(family, gspaces, nn)
+    converted = convert_e2cnn_state_dict(model, data["state_dict"])
+    result = model.load_state_dict(converted)  # strict
+    assert not result.missing_keys and not result.unexpected_keys
+    assert not any("filter" in k or "sampled_basis" in k for k in converted)
+    model.eval()
+    with torch.no_grad():
+        y = model(nn.GeometricTensor(data["input"], model.in_type)).tensor
+    ref = data["output"]
+    scale = ref.abs().max().item()
+    assert (y - ref).abs().max().item() <= 1e-5 * max(scale, 1.0)
+
+
+def test_converted_model_is_still_equivariant():
+    data = _fixture("D4")
+    model = build("D4", gspaces, nn)
+    model.load_state_dict(convert_e2cnn_state_dict(model, data["state_dict"]))
+    model.eval().check_equivariance()
+
+
+def test_mismatched_architecture_names_the_first_differing_layer():
+    data = _fixture("C4")
+    gs = gspaces.Rot2dOnR2(4)
+    model = build("C4", gspaces, nn)
+    # same layer names, but the third layer maps to other fields
+    t = model[2].in_type
+    model._modules["2"] = nn.R2ConvTransposed(t, nn.FieldType(gs, [gs.regular_repr] * 3), 3)
+    with pytest.raises(CheckpointMismatchError, match=r"layer '2' \(R2ConvTransposed\)") as info:
+        convert_e2cnn_state_dict(model, data["state_dict"])
+    assert info.value.layer == "2"
+
+
+def test_other_kernel_size_is_a_clear_error():
+    data = _fixture("Trivial")
+    model = build("Trivial", gspaces, nn)
+    model._modules["0"] = nn.R2Conv(model[0].in_type, model[0].out_type, 5, padding=2)
+    with pytest.raises(CheckpointMismatchError, match=r"layer '0' \(R2Conv\)"):
+        convert_e2cnn_state_dict(model, data["state_dict"])
+
+
+def test_a_checkpoint_for_a_deeper_model_is_an_error():
+    data = _fixture("SO2")
+    sd = dict(data["state_dict"])
+    sd["5.weights"] = torch.zeros(3)
+    with pytest.raises(CheckpointMismatchError, match="'5.weights'"):
+        convert_e2cnn_state_dict(build("SO2", gspaces, nn), sd)
+
+
+def test_missing_tensor_is_an_error():
+    data = _fixture("O2")
+    sd = {k: v for k, v in data["state_dict"].items() if not k.startswith("0.bias")}
+    with pytest.raises(CheckpointMismatchError, match=r"layer '0' \(R2Conv\).*bias"):
+        convert_e2cnn_state_dict(build("O2", gspaces, nn), sd)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="'model'"):
+        convert_e2cnn_state_dict(object(), {})
+    with pytest.raises(TypeError, match="'state_dict'"):
+        convert_e2cnn_state_dict(build("Flip", gspaces, nn), [1, 2])
+
+
+def test_e2c_convert_command(tmp_path):
+    from cli import main
+
+    builder = tmp_path / "model.py"
+    builder.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from e2cnn_checkpoint_models import build\n"
+        "from e2compile import gspaces\n"
+        "from runtime import nn\n\n"
+        "def build_model():\n"
+        "    return build('Flip', gspaces, nn)\n"
+    )
+    out = tmp_path / "converted.pt"
+    result = CliRunner().invoke(
+        main, ["convert-e2cnn", f"{builder}:build_model", str(DATA / "Flip.pt"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "converted" in result.output
+    model = build("Flip", gspaces, nn)
+    model.load_state_dict(torch.load(out, weights_only=True))
+    data = _fixture("Flip")
+    with torch.no_grad():
+        y = model.eval()(nn.GeometricTensor(data["input"], model.in_type)).tensor
+    torch.testing.assert_close(y, data["output"], rtol=1e-5, atol=1e-5)
+
+    bad = CliRunner().invoke(
+        main, ["convert-e2cnn", f"{builder}:build_model", str(DATA / "C4.pt"), "-o", str(out)]
+    )
+    assert bad.exit_code != 0 and "layer" in bad.output

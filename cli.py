@@ -257,6 +257,12 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
         if row["valid"]:
             click.echo(f"created:  {row['created']}")
             click.echo(f"compiler: {row['compiler_version'] or '-'}")
+            from e2compile.layers import describe_spec
+            from e2compile.specs import BasisSpec
+
+            with contextlib.suppress(ValueError, TypeError, KeyError):  # not a BasisSpec
+                settings = describe_spec(BasisSpec.from_json(row["spec"]))
+                click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
             click.echo("spec:")
             click.echo(json.dumps(json.loads(row["spec"]), indent=2, sort_keys=True))
             click.echo("arrays:")
@@ -461,6 +467,16 @@ def _limit_for_this_command(max_size: float) -> None:
     click.get_current_context().call_on_close(restore)
 
 
+def _kind_flags(command: Any) -> Any:
+    """The single-layer flags the basis kinds declare (e2compile.layers.kind_flags)."""
+    from e2compile.layers import kind_flags
+
+    for name, kind, meaning in reversed(kind_flags()):
+        flag = click.option(f"--{name.replace('_', '-')}", name, type=kind, help=meaning)
+        command = flag(command)
+    return command
+
+
 @main.command("compile")
 @click.argument("sources", nargs=-1)
 @click.option("--spec-json", multiple=True, help="A canonical BasisSpec JSON; repeatable.")
@@ -477,6 +493,7 @@ def _limit_for_this_command(max_size: float) -> None:
 @click.option("--sigma", help="Single layer: a width or comma-separated widths per ring.")
 @click.option("--frequencies-cutoff", help="Single layer: policy name (fco1) or a float.")
 @click.option("--maximum-offset", type=int, help="Single layer: bound on aliased frequencies.")
+@_kind_flags
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel compiler processes.")  # fmt: skip
 @click.option("--shard", callback=_parse_shard, metavar="i/n",
@@ -496,7 +513,7 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
                 shard: tuple[int, int] | None, manifest: str | None, bundle: str | None,
                 dry_run: bool, max_size: float | None, as_json: bool,
                 **layer: Any) -> None:  # fmt: skip
-    """Compile kernel bases into the writable store.
+    """Compile kernel and PDO bases into the writable store.
 
     \b
     What to compile (any mix; duplicates are compiled once):
@@ -519,6 +536,10 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
                           irrep_1,2 (D_N), or any built representation name
       kernel_size         required; dilation, rings, sigma,
                           frequencies_cutoff, maximum_offset optional
+      kind                "kernel" (default) or "pdo": PDO layers take
+                          kernel_size/accuracy/maximum_order (two at most),
+                          maximum_power, method (fd|rbffd|gauss), smoothing,
+                          phi, angle_offset instead of rings/sigma/cutoff
     \b
     Example:
       [{"gspace": "rot2d", "N": 8, "in": ["regular"],

@@ -11,7 +11,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("group", "gspaces", "kernels", "diffops", "specs", "compiler", "layers")
+_SUBMODULES = (
+    "group",
+    "gspaces",
+    "kernels",
+    "diffops",
+    "specs",
+    "compiler",
+    "layers",
+    "kinds",
+    "families",
+)
 
 __all__ = ["__version__", *_SUBMODULES]
 

@@ -1,45 +1,26 @@
-"""``compile(spec)``: sample, band-limit, normalise and filter one kernel basis.
+"""``compile(spec)``: turn a :class:`BasisSpec` into a sampled :class:`BasisArtifact`.
 
-The result is a :class:`BasisArtifact`: the basis as a float64 array ``(dim, O, I, k*k)``, one
-attribute column per property of its elements, and the expansion of the bias. ``compile`` is a pure
-function of the spec: the same spec gives bitwise-identical arrays. ``to_record``/``from_record``
-convert an artifact to and from the store's generic ``(arrays, meta)`` record.
-
-Pipeline (conventions.md):
-
-1. the analytic basis of the spec's family, Gaussian rings at ``rings * dilation`` pixels;
-2. band-limiting: an element of frequency ``mu`` on a ring of radius ``r`` (grid units) is kept when
-   ``|mu| <= f(r)``, ``f`` being the spec's frequency cutoff; for finite groups the aliased
-   frequencies are bounded by ``max_r f(r)`` (and by ``maximum_offset``);
-3. sampling on the ``k x k`` grid and the changes of basis of both representations;
-4. normalisation: each element is divided by ``sqrt(sum_p ||K(p)||_F^2 / d_out)``, ``d_out`` the
-   size of its output irrep; elements that are (numerically) zero on the grid are not rescaled
-   and the drop rule removes them: an element survives when its squared norm is then above 1e-2.
+The result is a :class:`BasisArtifact`: the basis in compact form (kernels: per element its block
+between two irreps, plus both changes of basis; docs/compact_bases.md) or as a dense float64 array
+``(dim, O, I, k*k)`` (PDOs), one attribute column per property of its elements (the columns of the
+spec's kind), and the expansion of the bias. ``compile`` is a pure function of the spec: the same
+spec gives bitwise-identical arrays. ``to_record``/``from_record`` convert an artifact to and from
+the store's generic ``(arrays, meta)`` record. How each kind is compiled lives with the kind
+(:mod:`e2compile.kinds`): kernels in :mod:`e2compile.kernels.kind`, PDOs in
+:mod:`e2compile.diffops.kind`.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .budget import check_budget, check_spec_budget
-from .kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
-from .kernels.compact import BLOCK, block_norms, expand_dense, padded_changes_of_basis
-from .kernels.irreps_basis import (
-    CyclicIrrepsBasis,
-    DihedralIrrepsBasis,
-    FlipIrrepsBasis,
-    O2IrrepsBasis,
-    SO2IrrepsBasis,
-    TrivialIrrepsBasis,
-)
-from .kernels.sampling import grid_points
-from .kernels.steerable_basis import SteerableKernelBasis
+from .kernels.compact import BLOCK, expand_dense, padded_changes_of_basis
+from .kinds import get_kind, register_kind
 from .specs import ALGORITHM_VERSION, BasisSpec
 
 __all__ = [
@@ -54,7 +35,8 @@ __all__ = [
 #: Version string recorded in every artifact's metadata.
 COMPILER_VERSION = f"{__version__}+alg{ALGORITHM_VERSION}"
 
-#: Attribute columns of every artifact, in order.
+#: Attribute columns of a kernel artifact, in order (each kind declares its own columns in
+#: :mod:`e2compile.kinds`; :meth:`BasisArtifact.columns` gives an artifact's).
 ATTRIBUTE_COLUMNS = (
     "radius",
     "sigma",
@@ -68,36 +50,10 @@ ATTRIBUTE_COLUMNS = (
     "out_irrep_position",
     "inner_index",
 )
-_COLUMN_KINDS = {
-    "radius": "f",
-    "sigma": "f",
-    "frequency": "i",
-    "gamma": "f",
-    "s": "i",
-    "offset": "i",
-    "in_irrep": "U",
-    "out_irrep": "U",
-    "in_irrep_position": "i",
-    "out_irrep_position": "i",
-    "inner_index": "i",
-}
-
-# squared norm per output dimension below which an element counts as zero (not rescaled)
-_ZERO_VARIANCE = 1e-15
-_ZERO_NORM = 1e-6
-# elements whose squared norm is not above this after normalisation are dropped
-_DROP_THRESHOLD = 1e-2
 
 _ARRAY_PREFIX = "attr."
-_RECORD_FORMAT = "e2compile.basis/2"
-_ARRAY_FIELDS = (
-    "blocks",
-    "q_out",
-    "q_in_inv",
-    "out_irrep_sizes",
-    "in_irrep_sizes",
-    "bias_basis",
-)
+_DENSE_FORMAT = "e2compile.basis/1"
+_COMPACT_FORMAT = "e2compile.basis/2"
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -106,120 +62,164 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True, eq=False)
 class BasisArtifact:
-    """A compiled basis, in the compact (factored) form of :mod:`e2compile.kernels.compact`.
+    """A compiled basis, dense or compact (factored, :mod:`e2compile.kernels.compact`).
 
     Attributes:
         spec: the :class:`~e2compile.specs.BasisSpec` it was compiled from.
-        blocks: float64 ``(dim, 2, 2, k*k)``: each element sampled between its two irreps (top-left
-            ``d_out x d_in`` corner; grid points row-major from the top-left).
-        q_out: float64 ``(O, O)``, the output change of basis; q_in_inv: float64 ``(I, I)``, the
-            inverse of the input change of basis.
-        out_irrep_sizes, in_irrep_sizes: int64 sizes of the irreps of the two representations.
-        attributes: dict of 1-D columns of length ``dim``: ``radius`` (grid units), ``sigma``,
-            ``frequency``, ``gamma``, ``s`` (-1 where not applicable), ``offset`` (0 for
-            continuous groups), ``in_irrep``/``out_irrep`` (irrep names),
-            ``in_irrep_position``/``out_irrep_position`` (index of the irrep in its
-            representation) and ``inner_index`` (index in the irreps-pair basis).
+        attributes: dict of 1-D columns of length ``dim`` (the columns of the spec's kind; for
+            kernels ``radius`` (grid units), ``sigma``, ``frequency``, ``gamma``, ``s`` (-1 where
+            not applicable), ``offset`` (0 for continuous groups), ``in_irrep``/``out_irrep``
+            (irrep names), ``in_irrep_position``/``out_irrep_position`` (index of the irrep in
+            its representation) and ``inner_index`` (index in the irreps-pair basis)).
         bias_basis: float64 ``(O, n_trivial)``: the bias of the output field is
             ``bias_basis @ b`` for one parameter per trivial irrep of the output.
-
-    Element ``n`` of the dense basis is ``q_out[:, o_n] @ blocks[n] @ q_in_inv[i_n, :]``
-    (:meth:`dense_basis`, or :attr:`basis` for all of them).
+        blocks, q_out, q_in_inv, out_irrep_sizes, in_irrep_sizes: the compact form (kernels):
+            ``blocks`` float64 ``(dim, 2, 2, k*k)``, each element sampled between its two irreps
+            (top-left ``d_out x d_in`` corner), the output change of basis ``(O, O)``, the inverse
+            of the input one ``(I, I)`` and the sizes of the irreps of both representations;
+            element ``n`` is ``q_out[:, o_n] @ blocks[n] @ q_in_inv[i_n, :]``. ``None`` for a
+            dense artifact.
+        basis: float64 ``(dim, O, I, k*k)``, grid points row-major from the top-left: stored for a
+            dense artifact (e.g. PDOs), expanded on every access for a compact one (prefer
+            :meth:`dense_basis`).
     """
 
-    spec: BasisSpec
-    blocks: np.ndarray
-    q_out: np.ndarray
-    q_in_inv: np.ndarray
-    out_irrep_sizes: np.ndarray
-    in_irrep_sizes: np.ndarray
-    attributes: dict[str, np.ndarray]
-    bias_basis: np.ndarray
+    _COMPACT = ("blocks", "q_out", "q_in_inv", "out_irrep_sizes", "in_irrep_sizes")
 
-    def __post_init__(self) -> None:
-        blocks = np.asarray(self.blocks)
-        k2 = self.spec.kernel_size**2
-        if blocks.dtype != np.float64 or blocks.shape[1:] != (BLOCK, BLOCK, k2):
-            raise ValueError(
-                f"blocks must be a float64 (dim, {BLOCK}, {BLOCK}, {k2}) array, got "
-                f"{blocks.dtype} {blocks.shape}"
-            )
-        o, i = self.spec.out_repr.size, self.spec.in_repr.size
-        q_out = np.asarray(self.q_out, dtype=np.float64)
-        q_in_inv = np.asarray(self.q_in_inv, dtype=np.float64)
-        if q_out.shape != (o, o) or q_in_inv.shape != (i, i):
-            raise ValueError(
-                f"q_out and q_in_inv must have shapes {(o, o)} and {(i, i)}, got "
-                f"{q_out.shape} and {q_in_inv.shape}"
-            )
-        sizes = {}
-        for name, total, irreps in (
-            ("out_irrep_sizes", o, self.spec.out_repr.irreps),
-            ("in_irrep_sizes", i, self.spec.in_repr.irreps),
-        ):
-            column = np.asarray(getattr(self, name), dtype=np.int64).reshape(-1)
-            if (
-                column.size != len(irreps)
-                or column.sum() != total
-                or not np.isin(column, (1, 2)).all()
-            ):
+    def __init__(
+        self,
+        spec: BasisSpec,
+        attributes: dict[str, np.ndarray],
+        bias_basis: np.ndarray,
+        basis: np.ndarray | None = None,
+        blocks: np.ndarray | None = None,
+        q_out: np.ndarray | None = None,
+        q_in_inv: np.ndarray | None = None,
+        out_irrep_sizes: Any = None,
+        in_irrep_sizes: Any = None,
+    ):
+        put = functools.partial(object.__setattr__, self)
+        put("spec", spec)
+        o, i = spec.out_repr.size, spec.in_repr.size
+        k2 = spec.kernel_size**2
+        if (basis is None) == (blocks is None):
+            raise ValueError("an artifact holds either the dense basis or the compact blocks")
+        if blocks is not None:
+            blocks = np.asarray(blocks)
+            if blocks.dtype != np.float64 or blocks.shape[1:] != (BLOCK, BLOCK, k2):
                 raise ValueError(
-                    f"{name} must hold one size (1 or 2) per irrep, summing to {total}"
+                    f"blocks must be a float64 (dim, {BLOCK}, {BLOCK}, {k2}) array, got "
+                    f"{blocks.dtype} {blocks.shape}"
                 )
-            sizes[name] = _readonly(column)
-        missing = [c for c in ATTRIBUTE_COLUMNS if c not in self.attributes]
+            q_out = np.asarray(q_out, dtype=np.float64)
+            q_in_inv = np.asarray(q_in_inv, dtype=np.float64)
+            if q_out.shape != (o, o) or q_in_inv.shape != (i, i):
+                raise ValueError(
+                    f"q_out and q_in_inv must have shapes {(o, o)} and {(i, i)}, got "
+                    f"{q_out.shape} and {q_in_inv.shape}"
+                )
+            for name, total, irreps, value in (
+                ("out_irrep_sizes", o, spec.out_repr.irreps, out_irrep_sizes),
+                ("in_irrep_sizes", i, spec.in_repr.irreps, in_irrep_sizes),
+            ):
+                column = np.asarray(value, dtype=np.int64).reshape(-1)
+                if (
+                    column.size != len(irreps)
+                    or column.sum() != total
+                    or not np.isin(column, (1, 2)).all()
+                ):
+                    raise ValueError(
+                        f"{name} must hold one size (1 or 2) per irrep, summing to {total}"
+                    )
+                put(name, _readonly(column))
+            put("blocks", _readonly(blocks))
+            put("q_out", _readonly(q_out))
+            put("q_in_inv", _readonly(q_in_inv))
+            put("_basis", None)
+            dim = blocks.shape[0]
+        else:
+            basis = np.asarray(basis)
+            if basis.dtype != np.float64 or basis.ndim != 4:
+                raise ValueError(
+                    f"basis must be a float64 (dim, O, I, k*k) array, got {basis.shape}"
+                )
+            if basis.shape[1:] != (o, i, k2):
+                raise ValueError(f"basis has shape {basis.shape}, expected (dim, {o}, {i}, {k2})")
+            for name in self._COMPACT:
+                put(name, None)
+            put("_basis", _readonly(basis))
+            dim = basis.shape[0]
+        kinds = get_kind(spec.kind).columns
+        missing = [c for c in kinds if c not in attributes]
         if missing:
             raise ValueError(f"attributes lack the columns {missing}")
         columns = {}
-        for name in ATTRIBUTE_COLUMNS:
-            column = _as_column(self.attributes[name], name)
-            if column.shape != (blocks.shape[0],):
+        for name, kind in kinds.items():
+            column = _as_column(attributes[name], kind)
+            if column.shape != (dim,):
                 raise ValueError(f"attribute column {name!r} has shape {column.shape}")
             columns[name] = _readonly(column)
-        for name, which in (
-            ("out_irrep_position", "out_irrep_sizes"),
-            ("in_irrep_position", "in_irrep_sizes"),
-        ):
-            if columns[name].size and not (
-                0 <= columns[name].min() and columns[name].max() < sizes[which].size
+        if self.blocks is not None:
+            for name, sizes in (
+                ("out_irrep_position", self.out_irrep_sizes),
+                ("in_irrep_position", self.in_irrep_sizes),
             ):
-                raise ValueError(f"attribute column {name!r} points outside the representation")
-        bias = np.asarray(self.bias_basis, dtype=np.float64)
+                column = columns.get(name)
+                if column is None or (
+                    column.size and not 0 <= column.min() <= column.max() < sizes.size
+                ):
+                    raise ValueError(f"attribute column {name!r} points outside the representation")
+        bias = np.asarray(bias_basis, dtype=np.float64)
         if bias.ndim != 2 or bias.shape[0] != o:
             raise ValueError(f"bias_basis must have shape (O, n_trivial), got {bias.shape}")
-        object.__setattr__(self, "blocks", _readonly(blocks))
-        object.__setattr__(self, "q_out", _readonly(q_out))
-        object.__setattr__(self, "q_in_inv", _readonly(q_in_inv))
-        for name, column in sizes.items():
-            object.__setattr__(self, name, column)
-        object.__setattr__(self, "attributes", columns)
-        object.__setattr__(self, "bias_basis", _readonly(bias))
+        put("attributes", columns)
+        put("bias_basis", _readonly(bias))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("BasisArtifact is immutable")
+
+    @property
+    def compact(self) -> bool:
+        """Whether the artifact holds the compact (factored) form."""
+        return self.blocks is not None
 
     @property
     def dim(self) -> int:
-        return int(self.blocks.shape[0])
+        return int((self.blocks if self.compact else self._basis).shape[0])
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(O, I)``: sizes of the output and input representations."""
-        return int(self.q_out.shape[0]), int(self.q_in_inv.shape[0])
+        return int(self.spec.out_repr.size), int(self.spec.in_repr.size)
 
     @property
     def points(self) -> int:
         """Number of sampled points (``k*k``)."""
-        return int(self.blocks.shape[3])
+        return int(self.spec.kernel_size**2)
 
     @property
     def key(self) -> str:
         return self.spec.key
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The names of the attribute columns (those of the spec's kind), in order."""
+        return tuple(self.attributes)
+
+    @property
     def nbytes(self) -> int:
         """Bytes of the arrays the artifact holds (what the store keeps, before compression)."""
-        arrays = (self.blocks, self.q_out, self.q_in_inv, self.bias_basis)
+        arrays = [a for a in self._arrays().values()]
         return sum(a.nbytes for a in arrays) + sum(c.nbytes for c in self.attributes.values())
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        if self.compact:
+            arrays = {name: getattr(self, name) for name in self._COMPACT}
+        else:
+            arrays = {"basis": self._basis}
+        arrays["bias_basis"] = self.bias_basis
+        return arrays
 
     def padded_changes_of_basis(self) -> tuple[np.ndarray, np.ndarray]:
         """``(Q_out_pad, Q_in_pad)``: see :func:`.kernels.compact.padded_changes_of_basis`."""
@@ -228,16 +228,16 @@ class BasisArtifact:
         )
 
     def dense_basis(self, elements: np.ndarray | None = None) -> np.ndarray:
-        """The dense sampled basis ``(dim, O, I, k*k)`` float64 (or the rows ``elements``).
-
-        The one function tools call to see the filters; it allocates ``dim * O * I * k*k``
-        numbers, which the compact form exists to avoid: layers never call it.
-        """
+        """The dense sampled basis ``(dim, O, I, k*k)`` float64 (or the rows ``elements``): the
+        one function tools call to see the filters. For a compact artifact it allocates the whole
+        dense array, which layers never do."""
+        if not self.compact:
+            return self._basis if elements is None else self._basis[np.asarray(elements)]
         return expand_dense(self, elements)
 
     @property
     def basis(self) -> np.ndarray:
-        """The whole dense basis, expanded on every access (see :meth:`dense_basis`)."""
+        """The whole dense basis (expanded on every access for a compact artifact)."""
         return self.dense_basis()
 
     def element_attributes(self) -> Iterator[dict[str, Any]]:
@@ -245,25 +245,26 @@ class BasisArtifact:
 
         ``s`` is omitted where it does not apply; ``idx`` is the element's index in the artifact.
         """
-        cols = {name: self.attributes[name].tolist() for name in ATTRIBUTE_COLUMNS}
+        cols = {name: column.tolist() for name, column in self.attributes.items()}
         for idx in range(self.dim):
-            attr = {name: cols[name][idx] for name in ATTRIBUTE_COLUMNS}
-            if attr["s"] < 0:
+            attr = {name: column[idx] for name, column in cols.items()}
+            if attr.get("s", 0) < 0:
                 del attr["s"]
-            attr["in_irrep_idx"] = attr["in_irrep_position"]
-            attr["out_irrep_idx"] = attr["out_irrep_position"]
-            attr["inner_idx"] = attr["inner_index"]
+            for name in ("in_irrep", "out_irrep", "inner"):
+                position = "inner_index" if name == "inner" else f"{name}_position"
+                if position in attr:
+                    attr[f"{name}_idx"] = attr[position]
             attr["idx"] = idx
             yield attr
 
     def to_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
         spec_json = self.spec.canonical_json()  # raises for unkeyable specs
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
-        for name in ATTRIBUTE_COLUMNS:
-            arrays[_ARRAY_PREFIX + name] = self.attributes[name]
+        arrays = self._arrays()
+        for name, column in self.attributes.items():
+            arrays[_ARRAY_PREFIX + name] = column
         meta = {
-            "format": _RECORD_FORMAT,
+            "format": _COMPACT_FORMAT if self.compact else _DENSE_FORMAT,
             "spec": spec_json,
             "key": self.spec.key,
             "compiler_version": COMPILER_VERSION,
@@ -274,58 +275,62 @@ class BasisArtifact:
 
     @classmethod
     def from_record(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> BasisArtifact:
-        """Inverse of :meth:`to_record`; a record of another format (e.g. the dense artifacts of
-        algorithm version 1) raises ``ValueError`` saying to recompile."""
+        """Inverse of :meth:`to_record` (a spec of another algorithm version is refused by
+        :class:`BasisSpec`, which says to recompile)."""
         if "spec" not in meta:
             raise ValueError("record metadata lacks the spec")
-        if meta.get("format") != _RECORD_FORMAT:
-            raise ValueError(
-                f"record format {meta.get('format')!r} (algorithm version "
-                f"{meta.get('algorithm_version')}) is not the compact format {_RECORD_FORMAT!r} "
-                "this compiler reads: recompile the spec (its key changed with the algorithm "
-                "version, so `e2c compile` makes a new artifact)"
-            )
         spec = BasisSpec.from_json(meta["spec"])
         attributes = {}
-        for name in ATTRIBUTE_COLUMNS:
+        for name in get_kind(spec.kind).columns:
             try:
                 attributes[name] = arrays[_ARRAY_PREFIX + name]
             except KeyError:
                 raise ValueError(f"record lacks the attribute column {name!r}") from None
-        missing = [name for name in _ARRAY_FIELDS if name not in arrays]
+        names = cls._COMPACT if "blocks" in arrays else ("basis",)
+        missing = [name for name in (*names, "bias_basis") if name not in arrays]
         if missing:
             raise ValueError(f"record lacks the arrays {missing}")
         return cls(
             spec=spec,
             attributes=attributes,
-            **{name: np.asarray(arrays[name]) for name in _ARRAY_FIELDS},
+            bias_basis=np.asarray(arrays["bias_basis"], dtype=np.float64),
+            **{name: np.asarray(arrays[name]) for name in names},
         )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BasisArtifact):
             return NotImplemented
+        mine, theirs = self._arrays(), other._arrays()
         return (
             self.spec == other.spec
-            and all(np.array_equal(getattr(self, n), getattr(other, n)) for n in _ARRAY_FIELDS)
+            and mine.keys() == theirs.keys()
+            and all(np.array_equal(mine[n], theirs[n]) for n in mine)
+            and self.attributes.keys() == other.attributes.keys()
             and all(
-                np.array_equal(self.attributes[c], other.attributes[c]) for c in ATTRIBUTE_COLUMNS
+                np.array_equal(self.attributes[c], other.attributes[c]) for c in self.attributes
             )
         )
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self):
+        return (_rebuild, (self.spec, self.attributes, self._arrays()))
+
     def __repr__(self) -> str:
         o, i = self.shape
         key = self.spec.key[:12] if self.spec.keyable else "unkeyable"
         return (
-            f"BasisArtifact({self.spec.family}, {o}x{i}, k={self.spec.kernel_size}, "
-            f"dim={self.dim}, key={key})"
+            f"BasisArtifact({self.spec.kind}, {self.spec.family}, {o}x{i}, "
+            f"k={self.spec.kernel_size}, dim={self.dim}, key={key})"
         )
 
 
-def _as_column(values: Any, name: str) -> np.ndarray:
+def _rebuild(spec: BasisSpec, attributes: dict, arrays: dict) -> BasisArtifact:
+    return BasisArtifact(spec=spec, attributes=attributes, **arrays)
+
+
+def _as_column(values: Any, kind: str) -> np.ndarray:
     column = np.asarray(values)
-    kind = _COLUMN_KINDS[name]
     if kind == "U":
         if column.dtype.kind == "S":
             column = np.char.decode(column, "utf-8")
@@ -340,164 +345,38 @@ def _as_column(values: Any, name: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- compile
-_SOLUTIONS = {
-    ("rot2d", False): CyclicIrrepsBasis,
-    ("rot2d", True): SO2IrrepsBasis,
-    ("fliprot2d", False): DihedralIrrepsBasis,
-    ("fliprot2d", True): O2IrrepsBasis,
-    ("flip2d", False): FlipIrrepsBasis,
-    ("trivial", False): TrivialIrrepsBasis,
-}
-
-_KIND_COMPILERS: dict[str, Callable[[BasisSpec], BasisArtifact]] = {}
-
-
-def register_basis_kind(kind: str, compiler: Callable[[BasisSpec], BasisArtifact]) -> None:
-    """Let another module (e.g. the PDO compiler) handle specs of ``kind``."""
-    _KIND_COMPILERS[kind] = compiler
+def register_basis_kind(kind: str, module: str) -> None:
+    """Register the basis kind ``kind`` defined (as ``KIND``) in ``module``; see
+    :mod:`e2compile.kinds`."""
+    register_kind(kind, module)
 
 
 def compile(spec: BasisSpec) -> BasisArtifact:  # noqa: A001 - the product's name for it
     """Compile ``spec`` into a :class:`BasisArtifact` (pure and deterministic).
 
-    A pair of representations that admits no kernel under the spec's sampling compiles to an
-    artifact with ``dim == 0``: a valid result (that block of the filter is zero) which the store
-    keeps like any other, so that later processes and offline mode never need the compiler for
-    it. The basis objects of :mod:`e2compile.kernels` raise ``EmptyBasisException`` instead.
+    The spec's kind (:mod:`e2compile.kinds`) says how. A pair of representations that admits no
+    element compiles to an artifact with ``dim == 0``: a valid result (that block of the filter
+    is zero) which the store keeps like any other, so that later processes and offline mode
+    never need the compiler for it. The basis objects of :mod:`e2compile.kernels` and
+    :mod:`e2compile.diffops` raise ``EmptyBasisException`` instead.
     """
     if not isinstance(spec, BasisSpec):
         raise TypeError(f"compile expects a BasisSpec, got {type(spec).__name__}")
-    if spec.kind == "kernel":
-        return _compile_kernel(spec)
-    if spec.kind not in _KIND_COMPILERS:
-        try:  # the diffops package registers its compiler on import
-            importlib.import_module("e2compile.diffops")
-        except ImportError:
-            pass
-    if spec.kind not in _KIND_COMPILERS:
-        raise ValueError(f"no compiler is registered for bases of kind {spec.kind!r}")
-    return _KIND_COMPILERS[spec.kind](spec)
+    return get_kind(spec.kind).compile(spec)
 
 
-def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int):
-    solution = _SOLUTIONS[(spec.family, spec.continuous)]
-    kwargs: dict[str, Any] = {}
-    if spec.axis is not None:
-        kwargs["axis"] = spec.axis
-    if not spec.continuous:
-        kwargs["max_frequency"] = max_frequency
-        kwargs["max_offset"] = spec.maximum_offset
-    return SteerableKernelBasis(
-        solution,
-        in_repr,
-        out_repr,
-        in_change_of_basis=spec.in_repr.matrix(),
-        out_change_of_basis=spec.out_repr.matrix(),
-        **kwargs,
-    )
-
-
-def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
-    check_spec_budget(spec)
-    group, in_repr, out_repr = spec.build_representations()
-    try:
-        return _sample_kernel(spec, group, in_repr, out_repr)
-    except EmptyBasisException:
-        return _empty_artifact(spec, group, in_repr, out_repr)
-
-
-def _changes_of_basis(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> dict:
-    """The factored form's fixed arrays: both changes of basis and the irreps' sizes."""
-    return {
-        "q_out": spec.out_repr.matrix(),
-        "q_in_inv": np.linalg.inv(spec.in_repr.matrix()),
-        "out_irrep_sizes": [group.irreps[n].size for n in out_repr.irreps],
-        "in_irrep_sizes": [group.irreps[n].size for n in in_repr.irreps],
-    }
-
-
-def _empty_artifact(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
-    """The artifact of a pair that admits no kernel: ``dim == 0``, bias data still present."""
+def empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
+    """The artifact of a pair that admits no element: ``dim == 0``, bias data still present."""
+    o, i = spec.out_repr.size, spec.in_repr.size
     return BasisArtifact(
         spec=spec,
-        blocks=np.zeros((0, BLOCK, BLOCK, spec.kernel_size**2)),
-        attributes={c: np.empty(0, dtype=kind) for c, kind in _COLUMN_KINDS.items()},
-        bias_basis=_bias_basis(spec, group, out_repr),
-        **_changes_of_basis(spec, group, in_repr, out_repr),
+        basis=np.zeros((0, o, i, spec.kernel_size**2)),
+        attributes={c: np.empty(0, dtype=kind) for c, kind in get_kind(spec.kind).columns.items()},
+        bias_basis=bias_basis(spec, group, out_repr),
     )
 
 
-def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
-    rings = np.asarray(spec.rings, dtype=np.float64)
-    cutoff = spec.cutoff_function()
-    limits = np.array([float(cutoff(float(r))) for r in spec.rings])
-    if not np.all(np.isfinite(limits)):
-        raise ValueError(f"the frequency cutoff returned non-finite values {limits.tolist()}")
-    max_frequency = int(limits.max())
-    if max_frequency < 0:
-        raise EmptyBasisException("the frequency cutoff allows no frequency on any ring")
-
-    angular = _angular_basis(spec, group, in_repr, out_repr, max_frequency)
-    radial = GaussianRadialProfile(rings * spec.dilation, spec.sigma)
-    basis = PolarBasis(radial, angular)
-    columns = basis.attribute_columns()
-
-    ring = columns["idx1"]
-    frequency = columns["frequency"]
-    keep = np.abs(frequency) <= limits[ring]
-    if not keep.any():
-        raise EmptyBasisException("no basis element passes the band-limiting filter")
-    check_budget(
-        int(keep.sum()) * BLOCK * BLOCK * spec.kernel_size**2 * 8, "the sampled basis blocks"
-    )
-
-    # sampled in the irreps basis: (n, 2, 2, P); the dense (n, O, I, P) array is never formed
-    points = grid_points(spec.kernel_size, spec.dilation)
-    sampled = basis.sample_blocks(points, keep)
-    fixed = _changes_of_basis(spec, group, in_repr, out_repr)
-    qo_pad, qi_pad = padded_changes_of_basis(
-        fixed["q_out"], fixed["out_irrep_sizes"], fixed["q_in_inv"], fixed["in_irrep_sizes"]
-    )
-    out_position = columns["out_irrep_position"][keep]
-    in_position = columns["in_irrep_position"][keep]
-
-    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    squared = block_norms(sampled, out_position, in_position, qo_pad, qi_pad)
-    variance = squared / out_sizes
-    variance[variance < _ZERO_VARIANCE] = 0.0
-    scale = np.sqrt(variance)
-    scale[scale < _ZERO_NORM] = 1.0
-    sampled /= scale[:, None, None, None]
-    survive = squared / scale**2 > _DROP_THRESHOLD
-    if not survive.any():
-        raise EmptyBasisException("every basis element vanishes on the sampling grid")
-
-    selected = np.flatnonzero(keep)[survive]
-    attributes = {
-        "radius": rings[ring[selected]],
-        "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
-        "frequency": frequency[selected],
-        "gamma": columns["gamma"][selected],
-        "s": np.array([-1 if v is None else v for v in columns["s"][selected]], dtype=np.int64),
-        "offset": np.array(
-            [0 if v is None else v for v in columns["offset"][selected]], dtype=np.int64
-        ),
-        "in_irrep": columns["in_irrep"][selected],
-        "out_irrep": columns["out_irrep"][selected],
-        "in_irrep_position": columns["in_irrep_position"][selected],
-        "out_irrep_position": columns["out_irrep_position"][selected],
-        "inner_index": columns["inner_index"][selected],
-    }
-    return BasisArtifact(
-        spec=spec,
-        blocks=sampled[survive] if not survive.all() else sampled,
-        attributes=attributes,
-        bias_basis=_bias_basis(spec, group, out_repr),
-        **fixed,
-    )
-
-
-def _bias_basis(spec: BasisSpec, group: Any, out_repr: Any) -> np.ndarray:
+def bias_basis(spec: BasisSpec, group: Any, out_repr: Any) -> np.ndarray:
     """Columns of the output change of basis at the positions of its trivial irreps."""
     q = spec.out_repr.matrix()
     trivial = tuple(group.trivial_representation.irreps)[0]

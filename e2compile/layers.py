@@ -22,43 +22,69 @@ from pathlib import Path
 from typing import Any
 
 from .budget import BasisTooLargeError, check_group, check_layer_budget
+from .families import FAMILIES
 from .group import Representation
-from .gspaces import Flip2dOnR2, FlipRot2dOnR2, GSpace, Rot2dOnR2, TrivialOnR2
-from .specs import BasisSpec, kernel_spec
+from .gspaces import GSpace
+from .kinds import KIND_NAMES, get_kind
+from .specs import BasisSpec, kernel_spec, pdo_spec
 
 __all__ = [
     "LAYER_FIELDS",
     "LayerError",
+    "describe_spec",
+    "kind_flags",
+    "kernel_spec_from_layer",
+    "pdo_spec_from_layer",
     "read_layer_file",
     "spec_from_layer",
     "specs_from_layer_file",
 ]
 
-#: Every field a layer description may have, with a one-line meaning.
-LAYER_FIELDS = {
+#: The fields every layer description may have, whatever its kind.
+_COMMON_FIELDS = {
     "gspace": "rot2d | fliprot2d | flip2d | trivial (or the class name, e.g. Rot2dOnR2)",
     "N": "rotation order (rot2d, fliprot2d); -1 for SO(2)/O(2)",
     "maximum_frequency": "irreps bound of SO(2)/O(2) (N = -1)",
     "axis": "flip axis in radians (fliprot2d, flip2d; default pi/2)",
     "in": "input representation: a name or a list of names, each optionally 'k*name'",
     "out": "output representation, same syntax as 'in'",
-    "kernel_size": "kernel size (required)",
+    "kernel_size": "kernel size (required for kernels; PDOs: or maximum_order)",
     "dilation": "dilation (default 1)",
-    "rings": "list of ring radii in grid units (default: from kernel_size)",
-    "sigma": "Gaussian width: a float or a list, one per ring",
-    "frequencies_cutoff": "policy name (e.g. 'fco1') or a float",
     "maximum_offset": "bound on aliased frequencies (finite groups)",
-    "kind": "'kernel' (the only kind accepted so far)",
+    "kind": f"basis kind: {' | '.join(KIND_NAMES())} (default 'kernel')",
 }
 
-_REQUIRED = ("gspace", "in", "out", "kernel_size")
 
-_GSPACES: dict[str, type[GSpace]] = {
-    "rot2d": Rot2dOnR2,
-    "fliprot2d": FlipRot2dOnR2,
-    "flip2d": Flip2dOnR2,
-    "trivial": TrivialOnR2,
-}
+def _kind_fields() -> dict[str, dict[str, str]]:
+    return {name: dict(get_kind(name).layer_fields) for name in KIND_NAMES()}
+
+
+#: Every field a layer description may have, with a one-line meaning.
+LAYER_FIELDS = dict(_COMMON_FIELDS)
+for _fields in _kind_fields().values():
+    LAYER_FIELDS.update(_fields)
+
+_REQUIRED = ("gspace", "in", "out")
+
+
+def kind_flags() -> list[tuple[str, type, str]]:
+    """``(field, type, meaning)`` of the single-value layer fields the kinds declare beyond the
+    kernel's flags, plus ``kind``: what ``e2c compile`` offers as single-layer flags."""
+    flags = [("kind", str, _COMMON_FIELDS["kind"])]
+    for name in KIND_NAMES():
+        kind = get_kind(name)
+        flags += [(f, kind.layer_types[f], kind.layer_fields[f]) for f in kind.layer_types]
+    return flags
+
+
+def describe_spec(spec: BasisSpec) -> dict[str, Any]:
+    """The settings of ``spec``'s kind, by name (what ``e2c cache info`` shows)."""
+    kind = get_kind(spec.kind)
+    settings = {"kind": spec.kind, "kernel_size": spec.kernel_size, "dilation": spec.dilation}
+    if kind.describe is not None:
+        settings.update(kind.describe(spec))
+    return settings
+
 
 _MULTIPLE_RE = re.compile(r"\s*(?:(\d+)\s*\*\s*)?(\S.*?)\s*")
 
@@ -81,35 +107,70 @@ def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
     missing = [f for f in _REQUIRED if desc.get(f) is None]
     if missing:
         raise LayerError(f"missing field(s) {missing}")
-    kind = desc.get("kind", "kernel")
-    if kind != "kernel":
-        raise LayerError(f"kind {kind!r} is not supported (only 'kernel')")
+    try:
+        kind = get_kind(desc.get("kind", "kernel"))
+    except ValueError as exc:
+        raise LayerError(str(exc)) from None
+    foreign = sorted(set(desc) - set(_COMMON_FIELDS) - set(kind.layer_fields))
+    if foreign:
+        raise LayerError(f"field(s) {foreign} do not apply to kind {kind.name!r}")
     gspace = _build_gspace(desc)
-    _check_budget(gspace, desc)
+    if kind.name == "kernel":  # the size estimate of the kernel kind (other kinds: at compile)
+        _check_budget(gspace, desc)
     in_repr = _resolve_repr(gspace, desc["in"], "in")
     out_repr = _resolve_repr(gspace, desc["out"], "out")
+    try:
+        return kind.spec_from_layer(desc, gspace, in_repr, out_repr)
+    except LayerError:
+        raise
+    except (TypeError, ValueError) as exc:  # the spec validators' messages name the field
+        raise LayerError(str(exc)) from None
+
+
+def kernel_spec_from_layer(
+    desc: Mapping[str, Any], gspace: GSpace, in_repr: Representation, out_repr: Representation
+) -> BasisSpec:
+    """The kernel spec of a layer description whose gspace and representations are resolved."""
+    if desc.get("kernel_size") is None:
+        raise LayerError("missing field(s) ['kernel_size']")
     cutoff = desc.get("frequencies_cutoff")
     if isinstance(cutoff, str):
         try:
             cutoff = float(cutoff)
         except ValueError:
             pass  # a policy name
-    try:
-        return kernel_spec(
-            gspace,
-            in_repr,
-            out_repr,
-            _field(desc, "kernel_size", int),
-            dilation=_field(desc, "dilation", int, default=1),
-            rings=_float_list(desc, "rings"),
-            sigma=_float_list(desc, "sigma"),
-            frequencies_cutoff=cutoff,
-            maximum_offset=_field(desc, "maximum_offset", int),
-        )
-    except LayerError:
-        raise
-    except (TypeError, ValueError) as exc:  # kernel_spec's messages name the parameter
-        raise LayerError(str(exc)) from None
+    return kernel_spec(
+        gspace,
+        in_repr,
+        out_repr,
+        _field(desc, "kernel_size", int),
+        dilation=_field(desc, "dilation", int, default=1),
+        rings=_float_list(desc, "rings"),
+        sigma=_float_list(desc, "sigma"),
+        frequencies_cutoff=cutoff,
+        maximum_offset=_field(desc, "maximum_offset", int),
+    )
+
+
+def pdo_spec_from_layer(
+    desc: Mapping[str, Any], gspace: GSpace, in_repr: Representation, out_repr: Representation
+) -> BasisSpec:
+    """The PDO spec of a layer description whose gspace and representations are resolved."""
+    return pdo_spec(
+        gspace,
+        in_repr,
+        out_repr,
+        kernel_size=_field(desc, "kernel_size", int),
+        accuracy=_field(desc, "accuracy", int),
+        maximum_order=_field(desc, "maximum_order", int),
+        maximum_power=_field(desc, "maximum_power", int),
+        maximum_offset=_field(desc, "maximum_offset", int),
+        dilation=_field(desc, "dilation", int, default=1),
+        method=str(desc.get("method") or "fd"),
+        smoothing=_field(desc, "smoothing", float),
+        angle_offset=_field(desc, "angle_offset", float),
+        phi=str(desc.get("phi") or "ga"),
+    )
 
 
 def read_layer_file(path: str | os.PathLike[str]) -> list[Any]:
@@ -200,30 +261,28 @@ def _float_list(desc: Mapping[str, Any], name: str) -> Any:
 
 def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
     name = str(desc.get("gspace", ""))
-    family = next(
-        (f for f, cls in _GSPACES.items() if name.lower() in (f, cls.__name__.lower())), None
-    )
-    if family is None:
-        raise LayerError(f"unknown gspace {name!r}: one of {', '.join(_GSPACES)}")
+    fam = next((f for f in FAMILIES.values() if name.lower() in (f.name, f.gspace.lower())), None)
+    if fam is None:
+        raise LayerError(f"unknown gspace {name!r}: one of {', '.join(FAMILIES)}")
     kwargs: dict[str, Any] = {}
-    if family in ("rot2d", "fliprot2d"):
+    if fam.rotations:
         if desc.get("N") is None:
-            raise LayerError(f"gspace {family} needs N")
+            raise LayerError(f"gspace {fam.name} needs N")
         kwargs["N"] = _field(desc, "N", int)
         if desc.get("maximum_frequency") is not None:
             kwargs["maximum_frequency"] = _field(desc, "maximum_frequency", int)
     else:
         for key in ("N", "maximum_frequency"):
             if desc.get(key) is not None:
-                raise LayerError(f"gspace {family} takes no {key}")
+                raise LayerError(f"gspace {fam.name} takes no {key}")
     if desc.get("axis") is not None:
-        if family not in ("fliprot2d", "flip2d"):
-            raise LayerError(f"gspace {family} takes no axis")
+        if not fam.flips:
+            raise LayerError(f"gspace {fam.name} takes no axis")
         kwargs["axis"] = _field(desc, "axis", float)
-    N = kwargs.get("N", {"flip2d": 2, "trivial": 1}.get(family))
-    check_group(family, N, kwargs.get("maximum_frequency"))  # before the group is built
+    N = kwargs.get("N", {"flip2d": 2, "trivial": 1}.get(fam.name))
+    check_group(fam.name, N, kwargs.get("maximum_frequency"))  # before the group is built
     try:
-        return _GSPACES[family](**kwargs)
+        return fam.gspace_class()(**kwargs)
     except (TypeError, ValueError) as exc:  # the gspace's messages name its parameter
         raise LayerError(str(exc)) from None
 

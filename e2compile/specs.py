@@ -2,7 +2,8 @@
 
 A spec holds everything that changes the sampled numbers, by content: the gspace family and its
 parameters, both representations as irrep ids plus change of basis (rounded to ``COB_DECIMALS``),
-the grid, rings, widths, frequency cutoff, maximum offset and the compiler's algorithm version.
+the grid, rings, widths, frequency cutoff, maximum offset, the kind's options (PDO settings) and
+the compiler's algorithm version.
 ``spec.key`` is the SHA-256 of ``spec.canonical_json()``: sorted keys, no whitespace, floats written
 with ``repr`` (shortest round-trip form), so the key is the same in every process and on every
 machine. A callable frequency cutoff cannot be serialised: such a spec compiles but has no key.
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .families import family, family_names
 from .kernels.sampling import (
     CUTOFF_POLICIES,
     LEGACY_POLICY_CODES,
@@ -29,6 +31,7 @@ from .kernels.sampling import (
     default_rings,
     default_sigma,
 )
+from .kinds import KIND_NAMES, get_kind
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -40,6 +43,8 @@ __all__ = [
     "SpecRepresentations",
     "UnkeyableSpecError",
     "kernel_spec",
+    "pdo_spec",
+    "gspace_fields",
     "build_group",
 ]
 
@@ -49,9 +54,13 @@ ALGORITHM_VERSION = 2  # 2: compact (factored) artifacts
 #: Decimals the changes of basis are rounded to before hashing (and before sampling).
 COB_DECIMALS = 12
 
-FAMILIES = ("rot2d", "fliprot2d", "flip2d", "trivial")
-KINDS = ("kernel", "pdo")
-_FLIP_FAMILIES = ("fliprot2d", "flip2d")
+#: The gspace families and basis kinds (the registries are :mod:`e2compile.families` and
+#: :mod:`e2compile.kinds`).
+FAMILIES = family_names()
+KINDS = KIND_NAMES()
+
+#: How far from orthogonal (max entry of ``Q Q^T - I``) a change of basis may be.
+_ORTHOGONAL_TOLERANCE = 1e-9
 
 
 class UnkeyableSpecError(ValueError):
@@ -149,8 +158,11 @@ class SpecRepresentations(NamedTuple):
 class BasisSpec:
     """Canonical description of one basis artifact (see the module docstring).
 
-    Construct with :func:`kernel_spec` (which resolves every default) or :meth:`from_json`. Fields
-    are normalised on construction, so two specs that sample the same numbers compare equal.
+    Construct with :func:`kernel_spec` or :func:`pdo_spec` (which resolve every default) or
+    :meth:`from_json`. The constructor is the single validator: common fields here, the kind's
+    own fields by its :class:`~e2compile.kinds.BasisKind`; it refuses an ``algorithm_version``
+    other than :data:`ALGORITHM_VERSION` and non-orthogonal changes of basis. Fields are
+    normalised on construction, so two specs that sample the same numbers compare equal.
 
     Attributes:
         family: ``"rot2d"``, ``"fliprot2d"``, ``"flip2d"`` or ``"trivial"``.
@@ -158,7 +170,7 @@ class BasisSpec:
         axis: reflection axis in radians for the flip families, else ``None``.
         maximum_frequency: the continuous group's maximum irrep frequency, else ``None``.
         in_repr, out_repr: :class:`RepresentationSpec` of the input and output fields.
-        kind: ``"kernel"`` or ``"pdo"``.
+        kind: a registered basis kind (:mod:`e2compile.kinds`): ``"kernel"`` or ``"pdo"``.
         kernel_size, dilation: the sampling grid.
         rings: ring radii in grid units; sigma: ring widths in pixels (one per ring).
         frequencies_cutoff: policy name (``"fco1"``...), a factor ``c`` (``f(r) = c r``), or
@@ -190,21 +202,20 @@ class BasisSpec:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        fam = family(self.family)
         put("N", _int(self.N, "N"))
         if self.N == 0 or self.N < -1:
             raise ValueError(f"N must be positive or -1 (continuous), got {self.N}")
-        if self.family == "flip2d" and self.N != 2:
-            raise ValueError("the flip2d family has N = 2")
-        if self.family == "trivial" and self.N != 1:
-            raise ValueError("the trivial family has N = 1")
-        if self.family in _FLIP_FAMILIES:
+        if fam.fixed_N is not None and self.N != fam.fixed_N:
+            raise ValueError(f"the {fam.name} family has N = {fam.fixed_N}, got N = {self.N}")
+        if self.N == -1 and fam.continuous_group is None:
+            raise ValueError(f"the {fam.name} family has no continuous group (N = -1)")
+        if fam.flips:
             if self.axis is None:
-                raise ValueError(f"the {self.family} family needs a reflection axis")
+                raise ValueError(f"the {fam.name} family needs a reflection axis")
             put("axis", _float(self.axis, "axis"))
         elif self.axis is not None:
-            raise ValueError(f"the {self.family} family has no reflection axis")
+            raise ValueError(f"the {fam.name} family has no reflection axis")
         if self.N == -1:
             put("maximum_frequency", _int(self.maximum_frequency, "maximum_frequency", minimum=0))
         elif self.maximum_frequency is not None:
@@ -215,45 +226,28 @@ class BasisSpec:
                 value = RepresentationSpec(value["irreps"], value["change_of_basis"])
             if not isinstance(value, RepresentationSpec):
                 raise TypeError(f"{name} must be a RepresentationSpec, got {type(value).__name__}")
+            q = value.matrix()
+            if not np.allclose(q @ q.T, np.eye(len(q)), rtol=0.0, atol=_ORTHOGONAL_TOLERANCE):
+                raise ValueError(
+                    f"{name}: change_of_basis must be orthogonal (Q Q^T = I within "
+                    f"{_ORTHOGONAL_TOLERANCE}); the compiler only handles orthogonal changes of "
+                    "basis, as every representation of the group library has"
+                )
             put(name, value)
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        kind = get_kind(self.kind)
         put("kernel_size", _int(self.kernel_size, "kernel_size", minimum=1))
         put("dilation", _int(self.dilation, "dilation", minimum=1))
-        put("rings", tuple(_float(r, "rings") for r in self.rings))
-        put("sigma", tuple(_float(s, "sigma") for s in self.sigma))
-        if any(r < 0 for r in self.rings):
-            raise ValueError(f"rings must be non-negative, got {self.rings}")
-        if any(s <= 0 for s in self.sigma):
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
-        if len(self.sigma) != len(self.rings):
-            raise ValueError(
-                f"sigma needs one width per ring: {len(self.sigma)} for {len(self.rings)} rings"
-            )
-        if self.kind == "kernel" and not self.rings:
-            raise ValueError("a kernel basis needs at least one ring")
-        cutoff = self.frequencies_cutoff
-        if cutoff is None:
-            if self.cutoff_callable is None or not callable(self.cutoff_callable):
-                raise ValueError("frequencies_cutoff=None requires a callable cutoff_callable")
-        else:
-            if self.cutoff_callable is not None:
-                raise ValueError("cutoff_callable is only allowed with frequencies_cutoff=None")
-            if isinstance(cutoff, str):
-                if cutoff not in CUTOFF_POLICIES:
-                    raise ValueError(
-                        f"frequencies_cutoff must be one of {CUTOFF_POLICIES} or a number, "
-                        f"got {cutoff!r}"
-                    )
-            else:
-                cutoff = _float(cutoff, "frequencies_cutoff")
-                if cutoff < 0:
-                    raise ValueError(f"frequencies_cutoff must be non-negative, got {cutoff}")
-                put("frequencies_cutoff", cutoff)
         if self.N == -1 and self.maximum_offset is not None:
             raise ValueError("maximum_offset only applies to finite groups")
         put("maximum_offset", _int(self.maximum_offset, "maximum_offset", minimum=0, optional=True))
-        put("algorithm_version", _int(self.algorithm_version, "algorithm_version", minimum=1))
+        version = _int(self.algorithm_version, "algorithm_version", minimum=1)
+        if version != ALGORITHM_VERSION:
+            raise ValueError(
+                f"algorithm_version {version} is not this compiler's ({ALGORITHM_VERSION}): its "
+                "numbers would be stored under a key that claims another algorithm; rebuild the "
+                "spec (e.g. with kernel_spec/pdo_spec) or use the matching compiler version"
+            )
+        put("algorithm_version", version)
         options = dict(self.options)
         if len(options) != len(self.options):
             raise ValueError("options has duplicate names")
@@ -261,6 +255,9 @@ class BasisSpec:
             if not isinstance(name, str):
                 raise TypeError(f"option names must be strings, got {name!r}")
         put("options", tuple(sorted((k, _json_scalar(v, k)) for k, v in options.items())))
+        put("rings", tuple(self.rings))
+        put("sigma", tuple(self.sigma))
+        kind.validate(self, put)
 
     # ----------------------------------------------------------------------------- identity
     @property
@@ -381,23 +378,12 @@ def _new_representation(group: Any, names: list[str], q: np.ndarray, which: str)
     return Representation(group, f"spec_{which}[{digest}]", names, q, nonlinearities)
 
 
-def build_group(family: str, N: int, maximum_frequency: int | None = None) -> Any:
+def build_group(family_name: str, N: int, maximum_frequency: int | None = None) -> Any:
     """The fiber group of a gspace family (shared instances from the group factories)."""
-    from . import group as groups
-
-    if family == "rot2d":
-        return groups.cyclic_group(N) if N > 0 else groups.so2_group(maximum_frequency)
-    if family == "fliprot2d":
-        return groups.dihedral_group(N) if N > 0 else groups.o2_group(maximum_frequency)
-    if family == "flip2d":
-        return groups.cyclic_group(2)
-    if family == "trivial":
-        return groups.cyclic_group(1)
-    raise ValueError(f"unknown gspace family {family!r}")
+    return family(family_name).build_group(N, maximum_frequency)
 
 
 # --------------------------------------------------------------------------------- kernel_spec
-_GRID_TOLERANCE = 1e-9
 
 
 def _check_representation(gspace: Any, representation: Any, name: str) -> None:
@@ -447,83 +433,67 @@ def kernel_spec(
 ) -> BasisSpec:
     """The :class:`BasisSpec` of the kernel basis from ``in_repr`` to ``out_repr`` on ``gspace``.
 
-    Defaults (conventions.md): ``rings`` = ``ceil(k/2)`` radii ``0, 1, ...`` (grid units);
+    Defaults (docs/conventions.md): ``rings`` = ``ceil(k/2)`` radii ``0, 1, ...`` (grid units);
     ``sigma`` = 0.6 per ring, 0.4 for the last, 0.005 for a ring at the origin (a number applies to
     every ring); ``frequencies_cutoff`` = policy ``"fco1"`` (``-1``, ``-2``, ``-3`` name the
     policies ``fco1``, ``fco2``, ``fco3``; another number ``c`` means ``f(r) = c r``; a callable
     ``f(r)`` of the radius in grid units is allowed but makes the spec unkeyable);
     ``maximum_offset`` = no bound beyond the cutoff (finite groups only).
     """
+    header = gspace_fields(gspace, in_repr, out_repr, maximum_offset)
+    kernel_size = _int(kernel_size, "kernel_size", minimum=1)
+    from .budget import check_kernel_size
+
+    check_kernel_size(kernel_size)  # before the grid's default rings are built
+    if rings is None:
+        rings = default_rings(kernel_size)
+    elif np.ndim(rings) != 1 or len(rings) == 0:
+        raise ValueError(f"rings must be a non-empty sequence of radii, got {rings!r}")
+    if sigma is None:
+        sigma = default_sigma(tuple(_float(r, "rings") for r in rings))
+    elif np.ndim(sigma) == 0:
+        sigma = (sigma,) * len(rings)
+    cutoff, cutoff_callable = _resolve_cutoff(frequencies_cutoff)
+    return BasisSpec(
+        **header,
+        kind="kernel",
+        kernel_size=kernel_size,
+        dilation=dilation,
+        rings=tuple(rings),
+        sigma=tuple(sigma),
+        frequencies_cutoff=cutoff,
+        algorithm_version=ALGORITHM_VERSION,
+        cutoff_callable=cutoff_callable,
+    )
+
+
+def gspace_fields(
+    gspace: Any, in_repr: Any, out_repr: Any, maximum_offset: int | None = None
+) -> dict[str, Any]:
+    """The spec fields every kind shares, from a gspace and two of its representations:
+    ``family``, ``N``, ``axis``, ``maximum_frequency``, ``in_repr``, ``out_repr`` and
+    ``maximum_offset`` (dropped for continuous groups, where it cannot change the numbers)."""
     for attribute in ("fibergroup", "family"):
         if not hasattr(gspace, attribute):
             raise TypeError(f"gspace must be a gspace, got {type(gspace).__name__}")
     _check_representation(gspace, in_repr, "in_repr")
     _check_representation(gspace, out_repr, "out_repr")
-    kernel_size = _int(kernel_size, "kernel_size")
-    if kernel_size <= 0:
-        raise ValueError(f"kernel_size must be a positive integer, got {kernel_size}")
-    dilation = _int(dilation, "dilation")
-    if dilation <= 0:
-        raise ValueError(f"dilation must be a positive integer, got {dilation}")
-    from .budget import check_kernel_size
+    fam = family(gspace.family)
+    continuous = gspace.fibergroup.order() < 0
+    return {
+        "family": fam.name,
+        "N": -1 if continuous else (fam.fixed_N or int(gspace.N)),
+        "axis": float(gspace.axis) if fam.flips else None,
+        "maximum_frequency": int(gspace.maximum_frequency) if continuous else None,
+        "in_repr": RepresentationSpec.from_representation(in_repr),
+        "out_repr": RepresentationSpec.from_representation(out_repr),
+        "maximum_offset": None if continuous else maximum_offset,
+    }
 
-    check_kernel_size(kernel_size)  # before the grid's default rings are built
 
-    if rings is None:
-        rings = default_rings(kernel_size)
-    else:
-        if np.ndim(rings) != 1 or len(rings) == 0:
-            raise ValueError(f"rings must be a non-empty sequence of radii, got {rings!r}")
-        rings = tuple(_float(r, "rings") for r in rings)
-        limit = math.sqrt(2) * (kernel_size - 1) / 2 + _GRID_TOLERANCE
-        bad = [r for r in rings if r < 0 or r > limit]
-        if bad:
-            raise ValueError(
-                f"rings must lie between 0 and the grid's corner radius {limit:.4g} "
-                f"(grid units), got {bad}"
-            )
-    if sigma is None:
-        sigma = default_sigma(rings)
-    elif np.ndim(sigma) == 0:
-        sigma = (_float(sigma, "sigma"),) * len(rings)
-    else:
-        sigma = tuple(_float(s, "sigma") for s in sigma)
-        if len(sigma) != len(rings):
-            raise ValueError(
-                f"sigma needs one width per ring: got {len(sigma)} for {len(rings)} rings"
-            )
-    if any(s <= 0 for s in sigma):
-        raise ValueError(f"sigma must be positive, got {sigma}")
+def pdo_spec(gspace: Any, in_repr: Any, out_repr: Any, **settings: Any) -> BasisSpec:
+    """The :class:`BasisSpec` of the PDO basis from ``in_repr`` to ``out_repr`` on ``gspace``
+    (settings and defaults: :func:`e2compile.diffops.kind.pdo_spec`)."""
+    from .diffops.kind import pdo_spec as build
 
-    cutoff, cutoff_callable = _resolve_cutoff(frequencies_cutoff)
-
-    family = gspace.family
-    if family not in FAMILIES:
-        raise ValueError(f"unsupported gspace family {family!r}")
-    group = gspace.fibergroup
-    continuous = group.order() < 0
-    N = {"flip2d": 2, "trivial": 1}.get(family, -1 if continuous else int(gspace.N))
-    axis = float(gspace.axis) if family in _FLIP_FAMILIES else None
-    maximum_frequency = int(gspace.maximum_frequency) if continuous else None
-    if continuous:
-        maximum_offset = None  # no aliasing: the offset bound cannot change the numbers
-    else:
-        maximum_offset = _int(maximum_offset, "maximum_offset", minimum=0, optional=True)
-
-    return BasisSpec(
-        family=family,
-        N=N,
-        axis=axis,
-        maximum_frequency=maximum_frequency,
-        in_repr=RepresentationSpec.from_representation(in_repr),
-        out_repr=RepresentationSpec.from_representation(out_repr),
-        kind="kernel",
-        kernel_size=kernel_size,
-        dilation=dilation,
-        rings=rings,
-        sigma=sigma,
-        frequencies_cutoff=cutoff,
-        maximum_offset=maximum_offset,
-        algorithm_version=ALGORITHM_VERSION,
-        cutoff_callable=cutoff_callable,
-    )
+    return build(gspace, in_repr, out_repr, **settings)

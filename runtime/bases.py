@@ -230,6 +230,10 @@ def load_basis(spec: BasisSpec, store: Store | None = None, recompute: bool = Fa
 
     See the module documentation for the order, ``recompute`` and offline mode.
     """
+    if getattr(spec, "kind", "kernel") == "pdo":  # remembered for diffops.store_cache()
+        from e2compile.diffops.storage import note_built
+
+        note_built(spec)
     if recompute or not _keyable(spec):
         return _compile(spec)
     key = spec.key

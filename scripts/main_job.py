@@ -9,6 +9,9 @@
 4. It measures the rotation-invariance error of the trained classifier: exact rotations by 90°
    (error at float32 round-off) and 45° rotations (interpolation error; C8 is equivariant to them
    only up to the resampling of the image).
+
+A second section runs the same steps for the PDO variant of the network (``R2Diffop`` layers,
+finite differences; ``e2c compile scripts/main_job.py:build_pdo_model``).
 """
 
 from __future__ import annotations
@@ -33,25 +36,27 @@ IMAGE_SIZE = 21  # then padded with zeros so that rotating them by 45° loses no
 
 
 class DigitClassifier(torch.nn.Module):
-    """A C8-steerable CNN: three R2Conv blocks, group pooling, global pooling, linear head."""
+    """A C8-steerable CNN: three R2Conv blocks, group pooling, global pooling, linear head
+    (``pdo=True``: R2Diffop layers of the same sizes instead of R2Conv)."""
 
-    def __init__(self, n_classes: int = 10, width: int = 8) -> None:
+    def __init__(self, n_classes: int = 10, width: int = 8, pdo: bool = False) -> None:
         super().__init__()
+        layer = nn.R2Diffop if pdo else nn.R2Conv
         space = gspaces.Rot2dOnR2(N=8)
         self.in_type = nn.FieldType(space, [space.trivial_repr])
         t1 = nn.FieldType(space, [space.regular_repr] * width)
         t2 = nn.FieldType(space, [space.regular_repr] * (2 * width))
         t3 = nn.FieldType(space, [space.regular_repr] * (2 * width))
         self.features = nn.SequentialModule(
-            nn.R2Conv(self.in_type, t1, kernel_size=5, padding=2, bias=False),
+            layer(self.in_type, t1, kernel_size=5, padding=2, bias=False),
             nn.InnerBatchNorm(t1),
             nn.ReLU(t1, inplace=True),
             nn.PointwiseMaxPoolAntialiased(t1, kernel_size=3, stride=2, padding=1),
-            nn.R2Conv(t1, t2, kernel_size=3, padding=1, bias=False),
+            layer(t1, t2, kernel_size=3, padding=1, bias=False),
             nn.InnerBatchNorm(t2),
             nn.ReLU(t2, inplace=True),
             nn.PointwiseMaxPoolAntialiased(t2, kernel_size=3, stride=2, padding=1),
-            nn.R2Conv(t2, t3, kernel_size=3, padding=1),
+            layer(t2, t3, kernel_size=3, padding=1),
             nn.InnerBatchNorm(t3),
             nn.ReLU(t3, inplace=True),
             nn.GroupPooling(t3),
@@ -67,6 +72,11 @@ class DigitClassifier(torch.nn.Module):
 def build_model() -> DigitClassifier:
     """Entry point for ``e2c compile scripts/main_job.py:build_model``."""
     return DigitClassifier()
+
+
+def build_pdo_model() -> DigitClassifier:
+    """Entry point for ``e2c compile scripts/main_job.py:build_pdo_model`` (R2Diffop layers)."""
+    return DigitClassifier(pdo=True)
 
 
 def load_digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -136,7 +146,7 @@ def invariance_error(model: DigitClassifier, x: torch.Tensor) -> dict[str, float
     return errors
 
 
-def compile_bases() -> float:
+def compile_bases(entry: str) -> float:
     start = time.perf_counter()
     subprocess.run(
         [
@@ -144,7 +154,7 @@ def compile_bases() -> float:
             "-m",
             "cli",
             "compile",
-            f"{Path(__file__).resolve()}:build_model",
+            f"{Path(__file__).resolve()}:{entry}",
             "--jobs",
             "2",
         ],
@@ -154,19 +164,22 @@ def compile_bases() -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def run(entry: str, data: tuple[torch.Tensor, ...], step: int = 1) -> None:
+    """Compile, build offline, train and measure the network that ``entry`` builds."""
+    builder = globals()[entry]
     torch.manual_seed(0)
-    print("1. compiling the network's bases ahead of time (e2c compile)")
-    compile_seconds = compile_bases()
+    os.environ.pop("E2C_OFFLINE", None)
+    print(f"{step}. compiling the network's bases ahead of time (e2c compile ...:{entry})")
+    compile_seconds = compile_bases(entry)
     print(f"   done in {compile_seconds:.2f} s (a second run finds them all in the store)")
 
-    print("2. instantiating the network offline, from the store")
+    print(f"{step + 1}. instantiating the network offline, from the store")
     os.environ["E2C_OFFLINE"] = "1"
     start = time.perf_counter()
-    model = build_model()
+    model = builder()
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    build_model()
+    builder()
     warm = time.perf_counter() - start
     n_params = sum(p.numel() for p in model.parameters())
     print(
@@ -174,8 +187,8 @@ def main() -> None:
         f"{n_params} parameters"
     )
 
-    print("3. training on scikit-learn's digits")
-    x_train, y_train, x_test, y_test = load_digits()
+    print(f"{step + 2}. training on scikit-learn's digits")
+    x_train, y_train, x_test, y_test = data
     start = time.perf_counter()
     train(model, x_train, y_train, epochs=int(os.environ.get("E2C_DEMO_EPOCHS", "6")))
     print(
@@ -191,14 +204,21 @@ def main() -> None:
             f"{accuracy(model, rotated, y_test):.3f}"
         )
 
-    print("4. measured invariance error of the logits (relative)")
+    print(f"{step + 3}. measured invariance error of the logits (relative)")
     for name, err in invariance_error(model, x_test[:256]).items():
         print(f"   rotation {name:>4}: {err:.2e}")
 
     exported = model.features.export()
     probe = torch.randn(4, 1, IMAGE_SIZE, IMAGE_SIZE)
     diff = exported(probe) - model.features(nn.GeometricTensor(probe, model.in_type)).tensor
-    print(f"5. exported plain-torch network agrees to {diff.abs().max().item():.1e}")
+    print(f"{step + 4}. exported plain-torch network agrees to {diff.abs().max().item():.1e}")
+
+
+def main() -> None:
+    data = load_digits()
+    run("build_model", data)
+    print("\nThe same task with R2Diffop layers (steerable PDOs, finite differences)")
+    run("build_pdo_model", data, step=6)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from e2compile.compiler import (
+from e2compile.kernels.kind import (
     _DROP_THRESHOLD,
     _ZERO_NORM,
     _ZERO_VARIANCE,

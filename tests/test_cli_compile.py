@@ -104,7 +104,7 @@ def test_spec_file_formats_and_flags_give_the_compiler_keys(tmp_path, spec_file)
         ({"gspace": "rot2d", "N": 4, "in": "regular", "kernel_size": 3}, "missing field"),
         ({**LAYERS[0], "gspace": "so3"}, "unknown gspace"),
         ({**LAYERS[0], "in": "regulr"}, "unknown representation"),
-        ({**LAYERS[0], "kind": "pdo"}, "not supported"),
+        ({**LAYERS[0], "kind": "wavelet"}, "kind must be one of"),
         ({**LAYERS[3], "N": 4}, "takes no N"),
     ],
 )
@@ -288,13 +288,17 @@ def test_offline_error_command_compiles_the_missing_spec(tmp_path):
     assert BasisArtifact.from_record(record.arrays, record.meta) == compile_basis(spec)
 
 
-def test_compiler_version_bump_changes_the_key(tmp_path):
+def test_a_spec_of_another_compiler_version_is_refused(tmp_path):
     spec = expected_specs()[0]
-    bumped = spec.replace(algorithm_version=spec.algorithm_version + 1)
-    assert bumped.key != spec.key and bumped.canonical_json() != spec.canonical_json()
-    assert BasisSpec.from_json(bumped.canonical_json()) == bumped
+    bumped = spec.canonical_json().replace(
+        f'"algorithm_version":{spec.algorithm_version}',
+        f'"algorithm_version":{spec.algorithm_version + 1}',
+    )
+    with pytest.raises(ValueError, match="algorithm_version"):
+        BasisSpec.from_json(bumped)
+    result = e2c(tmp_path, "compile", "--spec-json", bumped)
+    assert result.exit_code != 0 and "algorithm_version" in result.output
     store = Store(tmp_path, layers=[])
     record = Record(spec.key, *compile_basis(spec).to_record())
     store.put(record)
-    assert store.get(bumped.key) is None  # no version skew: an old artifact is never reused
     assert store.root.info(spec.key).compiler_version == record.meta["compiler_version"] != ""

@@ -160,9 +160,11 @@ def test_old_dense_records_are_refused_with_a_clear_message():
     gs = gspaces.Rot2dOnR2(4)
     artifact = compile(kernel_spec(gs, gs.regular_repr, gs.regular_repr, 3))
     arrays, meta = artifact.to_record()
-    old = dict(meta, format="e2compile.basis/1", algorithm_version=1)
-    with pytest.raises(ValueError, match="recompile"):
-        BasisArtifact.from_record({"basis": artifact.basis}, old)
+    old_spec = meta["spec"].replace('"algorithm_version":2', '"algorithm_version":1')
+    old = dict(meta, spec=old_spec, format="e2compile.basis/1", algorithm_version=1)
+    dense = {k: v for k, v in arrays.items() if k.startswith("attr.") or k == "bias_basis"}
+    with pytest.raises(ValueError, match="algorithm_version 1"):
+        BasisArtifact.from_record(dict(dense, basis=artifact.basis), old)
 
 
 def test_bad_compact_arrays_are_rejected():

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from e2compile.gspaces import Flip2dOnR2, FlipRot2dOnR2, Rot2dOnR2, TrivialOnR2
+from e2compile.kinds import get_kind
 from e2compile.layers import (
     LAYER_FIELDS,
     LayerError,
@@ -42,7 +43,8 @@ def test_every_field_reaches_the_spec():
         "maximum_offset": 1,
         "kind": "kernel",
     }
-    assert set(layer) == set(LAYER_FIELDS) - {"maximum_frequency"}  # that one: test_every_family
+    pdo_fields = set(get_kind("pdo").layer_fields)
+    assert set(layer) == set(LAYER_FIELDS) - {"maximum_frequency"} - pdo_fields
     d2 = FlipRot2dOnR2(2, axis=0.5)
     expected = kernel_spec(
         d2,
@@ -92,7 +94,9 @@ def test_every_family(layer, expected):
     [
         ({"kernal_size": 3}, r"unknown field\(s\) \['kernal_size'\]"),
         ({"out": None}, r"missing field\(s\) \['out'\]"),
-        ({"kind": "pdo"}, r"kind 'pdo' is not supported"),
+        ({"kind": "wavelet"}, r"kind must be one of \('kernel', 'pdo'\), got 'wavelet'"),
+        ({"kind": "pdo", "rings": [0, 1]}, r"field\(s\) \['rings'\] do not apply to kind 'pdo'"),
+        ({"method": "fd"}, r"field\(s\) \['method'\] do not apply to kind 'kernel'"),
         ({"gspace": "so3"}, r"unknown gspace 'so3'"),
         ({"N": None}, r"gspace rot2d needs N"),
         ({"N": "eight"}, r"'N' must be an integer, got 'eight'"),
@@ -104,7 +108,7 @@ def test_every_family(layer, expected):
         ({"out": 5}, r"'out' must be a representation name"),
         ({"in": ["0*regular"]}, r"'in': multiplicity must be positive"),
         ({"kernel_size": "five"}, r"'kernel_size' must be an integer, got 'five'"),
-        ({"kernel_size": 0}, r"kernel_size must be a positive integer"),
+        ({"kernel_size": 0}, r"kernel_size must be >= 1, got 0"),
         ({"kernel_size": 2.5}, r"'kernel_size' must be an integer, got 2.5"),
         ({"kernel_size": True}, r"'kernel_size' must be an integer, got True"),
         ({"dilation": [2]}, r"'dilation' must be an integer"),

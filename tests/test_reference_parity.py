@@ -5,10 +5,10 @@ The table was measured with the reference library in its own environment
 
 * Undilated layers must have exactly the reference's weight and bias counts, and the layers the
   reference refuses (empty basis) must be refused here too.
-* Dilated layers deliberately differ (conventions.md, "Do not copy"): the reference evaluates the
-  frequency cutoff on dilated radii, which lets outer rings alias. We evaluate it in grid units, so
-  a dilated layer has exactly the basis of the undilated layer with rings divided by the dilation —
-  never more than the reference.
+* Dilated layers deliberately differ (docs/conventions.md, "Do not copy"): the reference evaluates
+  the frequency cutoff on dilated radii, which lets outer rings alias. We evaluate it in grid
+  units, so a dilated layer has exactly the basis of the undilated layer with rings divided by the
+  dilation — never more than the reference.
 """
 
 from __future__ import annotations

@@ -135,7 +135,6 @@ def test_canonical_json_is_compact_sorted_and_round_trips(d4):
         {"dilation": 2},
         {"maximum_offset": 1},
         {"kernel_size": 7},
-        {"algorithm_version": ALGORITHM_VERSION + 1},
     ],
 )
 def test_keys_differ_when_sampling_relevant_fields_differ(d4, change):
@@ -244,3 +243,27 @@ def test_json_round_trip_and_key_stability(fields):
     for value in json.loads(text)["sigma"]:
         assert isinstance(value, float)
     assert np.array_equal(again.in_repr.matrix(), spec.in_repr.matrix())
+
+
+def test_a_spec_of_another_algorithm_version_is_refused(d4):
+    spec = kernel_spec(d4, d4.regular_repr, d4.regular_repr, 5)
+    with pytest.raises(
+        ValueError, match=f"algorithm_version {ALGORITHM_VERSION + 1} is not this compiler.s"
+    ):
+        dataclasses.replace(spec, algorithm_version=ALGORITHM_VERSION + 1)
+    text = spec.canonical_json().replace(
+        f'"algorithm_version":{ALGORITHM_VERSION}', f'"algorithm_version":{ALGORITHM_VERSION + 1}'
+    )
+    with pytest.raises(ValueError, match="algorithm_version"):
+        BasisSpec.from_json(text)
+
+
+def test_a_non_orthogonal_change_of_basis_is_refused(d4):
+    spec = kernel_spec(d4, d4.irrep(1, 1), d4.irrep(1, 1), 3)
+    skewed = RepresentationSpec(spec.in_repr.irreps, [[1.0, 0.5], [0.0, 1.0]])
+    for name in ("in_repr", "out_repr"):
+        with pytest.raises(ValueError, match=f"{name}: change_of_basis must be orthogonal"):
+            dataclasses.replace(spec, **{name: skewed})
+    scaled = RepresentationSpec(spec.in_repr.irreps, [[2.0, 0.0], [0.0, 2.0]])
+    with pytest.raises(ValueError, match="orthogonal"):
+        dataclasses.replace(spec, in_repr=scaled)

@@ -1,8 +1,9 @@
 """Checks that a kernel basis solves the constraint ``K(g x) = rho_out(g) K(x) rho_in(g)^-1``.
 
 Used by the test-suite and handy when adding a group family. Group elements follow the encodings
-of conventions.md: C_N ``r`` (rotation by ``2 pi r / N``), D_N ``(f, r)`` = ``r^r f^f``, SO(2) an
-angle, O(2) ``(f, angle)``, the flip group C_2 ``f`` in {0, 1}; the flip reflects across ``axis``.
+of docs/conventions.md: C_N ``r`` (rotation by ``2 pi r / N``), D_N ``(f, r)`` = ``r^r f^f``,
+SO(2) an angle, O(2) ``(f, angle)``, the flip group C_2 ``f`` in {0, 1}; the flip reflects across
+``axis``.
 """
 
 from __future__ import annotations
@@ -36,19 +37,18 @@ def _reflection(axis: float) -> np.ndarray:
 
 def planar_action(family: str, N: int, axis: float | None, element: Any) -> np.ndarray:
     """The 2x2 matrix by which ``element`` of the fiber group of ``family`` moves the plane."""
-    if family == "trivial":
-        return np.eye(2)
-    if family == "flip2d":
-        return _reflection(axis) if int(element) % 2 else np.eye(2)
-    if family == "rot2d":
-        theta = 2 * math.pi * int(element) / N if N > 0 else float(element)
-        return _rotation(theta)
-    if family == "fliprot2d":
+    from ..families import family as family_of
+
+    fam = family_of(family)
+    if fam.rotations and fam.flips:  # (f, r)
         f, r = element
-        theta = 2 * math.pi * int(r) / N if N > 0 else float(r)
-        flip = _reflection(axis) if int(f) % 2 else np.eye(2)
-        return _rotation(theta) @ flip
-    raise ValueError(f"unknown gspace family {family!r}")
+    elif fam.rotations:
+        f, r = 0, element
+    else:
+        f, r = element if fam.flips else 0, 0
+    theta = 2 * math.pi * int(r) / N if N > 0 and fam.rotations else float(r)
+    flip = _reflection(axis) if int(f) % 2 else np.eye(2)
+    return _rotation(theta) @ flip
 
 
 def grid_permutation(matrix: np.ndarray, kernel_size: int, dilation: int = 1) -> np.ndarray | None:

@@ -18,6 +18,7 @@ from .modules.conv import (  # noqa: E402
     BlocksBasisExpansion,
     R2Conv,
     R2ConvTransposed,
+    R2Diffop,
     SingleBlockBasisExpansion,
     block_basisexpansion,
 )
@@ -28,6 +29,7 @@ __all__ += [
     "BlocksBasisExpansion",
     "R2Conv",
     "R2ConvTransposed",
+    "R2Diffop",
     "SingleBlockBasisExpansion",
     "block_basisexpansion",
 ]

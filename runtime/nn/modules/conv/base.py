@@ -69,6 +69,11 @@ class _RdConvBase(EquivariantModule):
     """
 
     _transposed = False
+    #: What to suggest when a layer's basis is empty.
+    _empty_hint = (
+        "allow more frequencies (frequencies_cutoff), rings, a larger kernel or a looser "
+        "basis_filter"
+    )
 
     def __init__(
         self,
@@ -141,10 +146,10 @@ class _RdConvBase(EquivariantModule):
         )
         if self._basisexpansion.dimension() == 0 and not self._basisexpansion.dry_run:
             raise ValueError(
-                f"{who}: the basis of equivariant kernels from {in_type} to {out_type} is empty "
+                f"{who}: the equivariant basis from {in_type} to {out_type} is empty "
                 f"with kernel_size={kernel_size}, dilation={dilation} and the sampling options "
-                f"{ {k: v for k, v in spec_kwargs.items() if v is not None} }; allow more "
-                "frequencies (frequencies_cutoff), rings, a larger kernel or a looser basis_filter"
+                f"{ {k: v for k, v in spec_kwargs.items() if v is not None} }; "
+                f"{self._empty_hint}"
             )
         self.weights = Parameter(torch.zeros(self._basisexpansion.dimension()))
         self._init_bias(bias)

@@ -1,0 +1,239 @@
+"""The kernel basis kind: Gaussian rings times the angular solution of the kernel constraint.
+
+``KIND`` registers it in :mod:`e2compile.kinds`: spec validation (rings, widths, frequency
+cutoff), the compile function (moved here unchanged from :mod:`e2compile.compiler`), the artifact
+columns and the layer-description fields. Pipeline (docs/conventions.md):
+
+1. the analytic basis of the spec's family, Gaussian rings at ``rings * dilation`` pixels;
+2. band-limiting: an element of frequency ``mu`` on a ring of radius ``r`` (grid units) is kept when
+   ``|mu| <= f(r)``, ``f`` being the spec's frequency cutoff; for finite groups the aliased
+   frequencies are bounded by ``max_r f(r)`` (and by ``maximum_offset``);
+3. sampling on the ``k x k`` grid between the two irreps of each element (the compact form of
+   :mod:`e2compile.kernels.compact`; the changes of basis are stored, not applied);
+4. normalisation: each element is divided by ``sqrt(sum_p ||K(p)||_F^2 / d_out)`` (``K`` the
+   element through both changes of basis, its norm from 2x2 Gram matrices), ``d_out`` the size of
+   its output irrep; elements that are (numerically) zero on the grid are not rescaled
+   and the drop rule removes them: an element survives when its squared norm is then above 1e-2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..budget import check_budget, check_spec_budget
+from ..compiler import BasisArtifact, bias_basis, empty_artifact
+from ..families import family
+from ..kinds import BasisKind
+from ..specs import BasisSpec, _float
+from .basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
+from .compact import BLOCK, block_norms, padded_changes_of_basis
+from .sampling import CUTOFF_POLICIES, grid_points
+from .steerable_basis import SteerableKernelBasis
+
+__all__ = ["KIND", "COLUMNS", "compile_kernel", "validate_kernel_spec"]
+
+#: Attribute columns of a kernel artifact, in order, with their numpy kinds.
+COLUMNS = {
+    "radius": "f",
+    "sigma": "f",
+    "frequency": "i",
+    "gamma": "f",
+    "s": "i",
+    "offset": "i",
+    "in_irrep": "U",
+    "out_irrep": "U",
+    "in_irrep_position": "i",
+    "out_irrep_position": "i",
+    "inner_index": "i",
+}
+
+# squared norm per output dimension below which an element counts as zero (not rescaled)
+_ZERO_VARIANCE = 1e-15
+_ZERO_NORM = 1e-6
+# elements whose squared norm is not above this after normalisation are dropped
+_DROP_THRESHOLD = 1e-2
+# how far outside the grid's corner radius a ring may lie (round-off)
+_GRID_TOLERANCE = 1e-9
+
+
+def validate_kernel_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
+    """Check and normalise the kernel fields of ``spec`` (rings, sigma, frequency cutoff)."""
+    if spec.options:
+        raise ValueError(f"a kernel spec takes no options, got {dict(spec.options)}")
+    rings = tuple(_float(r, "rings") for r in spec.rings)
+    sigma = tuple(_float(s, "sigma") for s in spec.sigma)
+    if not rings:
+        raise ValueError("rings: a kernel basis needs at least one ring")
+    limit = math.sqrt(2) * (spec.kernel_size - 1) / 2 + _GRID_TOLERANCE
+    bad = [r for r in rings if r < 0 or r > limit]
+    if bad:
+        raise ValueError(
+            f"rings must lie between 0 and the grid's corner radius {limit:.4g} "
+            f"(grid units), got {bad}"
+        )
+    if len(sigma) != len(rings):
+        raise ValueError(f"sigma needs one width per ring: got {len(sigma)} for {len(rings)} rings")
+    if any(s <= 0 for s in sigma):
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    put("rings", rings)
+    put("sigma", sigma)
+    cutoff = spec.frequencies_cutoff
+    if cutoff is None:
+        if spec.cutoff_callable is None or not callable(spec.cutoff_callable):
+            raise ValueError("frequencies_cutoff=None requires a callable cutoff_callable")
+    else:
+        if spec.cutoff_callable is not None:
+            raise ValueError("cutoff_callable is only allowed with frequencies_cutoff=None")
+        if isinstance(cutoff, str):
+            if cutoff not in CUTOFF_POLICIES:
+                raise ValueError(
+                    f"frequencies_cutoff must be one of {CUTOFF_POLICIES} or a number, "
+                    f"got {cutoff!r}"
+                )
+        else:
+            cutoff = _float(cutoff, "frequencies_cutoff")
+            if cutoff < 0:
+                raise ValueError(f"frequencies_cutoff must be non-negative, got {cutoff}")
+            put("frequencies_cutoff", cutoff)
+
+
+def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int):
+    solution = family(spec.family).irreps_basis(spec.continuous)
+    kwargs: dict[str, Any] = {}
+    if spec.axis is not None:
+        kwargs["axis"] = spec.axis
+    if not spec.continuous:
+        kwargs["max_frequency"] = max_frequency
+        kwargs["max_offset"] = spec.maximum_offset
+    return SteerableKernelBasis(
+        solution,
+        in_repr,
+        out_repr,
+        in_change_of_basis=spec.in_repr.matrix(),
+        out_change_of_basis=spec.out_repr.matrix(),
+        **kwargs,
+    )
+
+
+def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
+    check_spec_budget(spec)
+    group, in_repr, out_repr = spec.build_representations()
+    try:
+        return _sample_kernel(spec, group, in_repr, out_repr)
+    except EmptyBasisException:
+        return empty_artifact(spec, group, out_repr)
+
+
+def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
+    rings = np.asarray(spec.rings, dtype=np.float64)
+    cutoff = spec.cutoff_function()
+    limits = np.array([float(cutoff(float(r))) for r in spec.rings])
+    if not np.all(np.isfinite(limits)):
+        raise ValueError(f"the frequency cutoff returned non-finite values {limits.tolist()}")
+    max_frequency = int(limits.max())
+    if max_frequency < 0:
+        raise EmptyBasisException("the frequency cutoff allows no frequency on any ring")
+
+    angular = _angular_basis(spec, group, in_repr, out_repr, max_frequency)
+    radial = GaussianRadialProfile(rings * spec.dilation, spec.sigma)
+    basis = PolarBasis(radial, angular)
+    columns = basis.attribute_columns()
+
+    ring = columns["idx1"]
+    frequency = columns["frequency"]
+    keep = np.abs(frequency) <= limits[ring]
+    if not keep.any():
+        raise EmptyBasisException("no basis element passes the band-limiting filter")
+    check_budget(
+        int(keep.sum()) * BLOCK * BLOCK * spec.kernel_size**2 * 8, "the sampled basis blocks"
+    )
+
+    # sampled in the irreps basis, (n, 2, 2, P): the dense (n, O, I, P) array is never formed
+    sampled = basis.sample_blocks(grid_points(spec.kernel_size, spec.dilation), keep)
+    fixed = {
+        "q_out": spec.out_repr.matrix(),
+        "q_in_inv": np.linalg.inv(spec.in_repr.matrix()),
+        "out_irrep_sizes": [group.irreps[n].size for n in out_repr.irreps],
+        "in_irrep_sizes": [group.irreps[n].size for n in in_repr.irreps],
+    }
+    qo_pad, qi_pad = padded_changes_of_basis(
+        fixed["q_out"], fixed["out_irrep_sizes"], fixed["q_in_inv"], fixed["in_irrep_sizes"]
+    )
+    squared = block_norms(
+        sampled,
+        columns["out_irrep_position"][keep],
+        columns["in_irrep_position"][keep],
+        qo_pad,
+        qi_pad,
+    )
+    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
+    variance = squared / out_sizes
+    variance[variance < _ZERO_VARIANCE] = 0.0
+    scale = np.sqrt(variance)
+    scale[scale < _ZERO_NORM] = 1.0
+    sampled /= scale[:, None, None, None]
+    survive = squared / scale**2 > _DROP_THRESHOLD
+    if not survive.any():
+        raise EmptyBasisException("every basis element vanishes on the sampling grid")
+
+    selected = np.flatnonzero(keep)[survive]
+    attributes = {
+        "radius": rings[ring[selected]],
+        "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
+        "frequency": frequency[selected],
+        "gamma": columns["gamma"][selected],
+        "s": np.array([-1 if v is None else v for v in columns["s"][selected]], dtype=np.int64),
+        "offset": np.array(
+            [0 if v is None else v for v in columns["offset"][selected]], dtype=np.int64
+        ),
+        "in_irrep": columns["in_irrep"][selected],
+        "out_irrep": columns["out_irrep"][selected],
+        "in_irrep_position": columns["in_irrep_position"][selected],
+        "out_irrep_position": columns["out_irrep_position"][selected],
+        "inner_index": columns["inner_index"][selected],
+    }
+    return BasisArtifact(
+        spec=spec,
+        blocks=sampled if survive.all() else sampled[survive],
+        attributes=attributes,
+        bias_basis=bias_basis(spec, group, out_repr),
+        **fixed,
+    )
+
+
+def compile_kernel(spec: BasisSpec) -> BasisArtifact:
+    """Compile a kernel spec (see the module docstring)."""
+    return _compile_kernel(spec)
+
+
+def _describe(spec: BasisSpec) -> dict[str, Any]:
+    return {
+        "rings": list(spec.rings),
+        "sigma": list(spec.sigma),
+        "frequencies_cutoff": spec.frequencies_cutoff,
+    }
+
+
+def _spec_from_layer(desc: Any, gspace: Any, in_repr: Any, out_repr: Any) -> BasisSpec:
+    from ..layers import kernel_spec_from_layer
+
+    return kernel_spec_from_layer(desc, gspace, in_repr, out_repr)
+
+
+KIND = BasisKind(
+    name="kernel",
+    columns=COLUMNS,
+    validate=validate_kernel_spec,
+    compile=compile_kernel,
+    layer_fields={
+        "rings": "list of ring radii in grid units (default: from kernel_size)",
+        "sigma": "Gaussian width: a float or a list, one per ring",
+        "frequencies_cutoff": "policy name (e.g. 'fco1') or a float",
+    },
+    spec_from_layer=_spec_from_layer,
+    describe=_describe,
+)

@@ -90,9 +90,10 @@ class BasisArtifact:
     def __init__(
         self,
         spec: BasisSpec,
-        attributes: dict[str, np.ndarray],
-        bias_basis: np.ndarray,
         basis: np.ndarray | None = None,
+        attributes: dict[str, np.ndarray] | None = None,
+        bias_basis: np.ndarray | None = None,
+        *,
         blocks: np.ndarray | None = None,
         q_out: np.ndarray | None = None,
         q_in_inv: np.ndarray | None = None,
@@ -101,6 +102,8 @@ class BasisArtifact:
     ):
         put = functools.partial(object.__setattr__, self)
         put("spec", spec)
+        if attributes is None or bias_basis is None:
+            raise TypeError("BasisArtifact needs attributes and bias_basis")
         o, i = spec.out_repr.size, spec.in_repr.size
         k2 = spec.kernel_size**2
         if (basis is None) == (blocks is None):

@@ -103,15 +103,17 @@ def dense_chunks(
     about ``chunk_bytes`` (one element at least), so callers can stream it."""
     dim, _, _, points = blocks.shape
     o, i = qo_pad.shape[0], qi_pad.shape[1]
+    # the BLOCK columns of Q_o (rows of Q_i) of each irrep slot: (n_o, O, 2) and (n_i, 2, I)
+    q_out = qo_pad.reshape(o, -1, BLOCK).transpose(1, 0, 2)
+    q_in = qi_pad.reshape(-1, BLOCK, i)
     step = max(1, chunk_bytes // max(1, o * i * points * 8))
     for start in range(0, dim, step):
         stop = min(dim, start + step)
-        out = np.empty((stop - start, o, i, points))
-        for n in range(start, stop):
-            oo, ii = int(out_position[n]), int(in_position[n])
-            q_o = qo_pad[:, BLOCK * oo : BLOCK * oo + BLOCK]
-            q_i = qi_pad[BLOCK * ii : BLOCK * ii + BLOCK]
-            out[n - start] = np.einsum("ax,xyp,yb->abp", q_o, blocks[n], q_i, optimize=True)
+        # one batched product per chunk: Q_o[slot] @ b_p @ Q_i[slot] for every element and point
+        b = blocks[start:stop].transpose(0, 3, 1, 2)  # (n, P, 2, 2)
+        q_o = q_out[np.asarray(out_position[start:stop], dtype=np.int64)][:, None]
+        q_i = q_in[np.asarray(in_position[start:stop], dtype=np.int64)][:, None]
+        out = np.ascontiguousarray((q_o @ b @ q_i).transpose(0, 2, 3, 1))
         yield start, out
 
 

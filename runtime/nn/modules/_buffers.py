@@ -27,10 +27,20 @@ import torch
 __all__ = ["DerivedBuffers"]
 
 
-def _as_host_tensor(source: Any) -> torch.Tensor:
+_NUMPY_FLOATS = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _as_host_tensor(source: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``source`` (data or a zero-argument callable returning it) as a host tensor; a numpy
+    array is converted to ``dtype`` (a floating dtype, or ``None``: keep its dtype) by numpy
+    into a fresh array: a single-threaded cast, much cheaper at load time than torch's
+    multi-threaded one on a busy machine."""
     if callable(source):  # a lazy source, e.g. a basis re-read from the artifact store
         source = source()
     if isinstance(source, np.ndarray):
+        target = _NUMPY_FLOATS.get(dtype) if source.dtype.kind == "f" else None
+        if target is not None:
+            return torch.from_numpy(np.array(source, dtype=target, order="C", copy=True))
         with warnings.catch_warnings():  # read-only artifact arrays: only read from here
             warnings.simplefilter("ignore", UserWarning)
             return torch.from_numpy(np.ascontiguousarray(source))
@@ -63,7 +73,10 @@ class DerivedBuffers(torch.nn.Module):
         ``source`` may be a picklable zero-argument callable returning the data (kept instead
         of the data itself, e.g. so that pickled models do not carry their bases twice); then
         ``value`` is the data now, if the caller has it already."""
-        host = _as_host_tensor(source if value is None else value)
+        data = source if value is None else value
+        if callable(data):
+            data = data()
+        host = _as_host_tensor(data)
         if host.device.type == "meta":
             raise ValueError(
                 f"{type(self).__name__}: the derived buffer {name!r} was computed on the meta "
@@ -74,8 +87,11 @@ class DerivedBuffers(torch.nn.Module):
         device = _default_device()
         if device.type == "meta":
             tensor = torch.empty(host.shape, dtype=dtype, device="meta")
+        elif isinstance(data, np.ndarray) and dtype in _NUMPY_FLOATS and data.dtype.kind == "f":
+            # numpy sources (read-only artifacts) are always copied, cast by numpy
+            tensor = _as_host_tensor(data, dtype).to(device=device)
         else:
-            # numpy sources (read-only artifacts) are always copied; tensors only to convert
+            # other numpy sources are always copied; tensors only to convert
             copy = not isinstance(source, torch.Tensor) or host.dtype != dtype
             tensor = host.to(device=device, dtype=dtype, copy=copy)
         sources = self.__dict__.setdefault("_derived_sources", {})
@@ -96,7 +112,7 @@ class DerivedBuffers(torch.nn.Module):
                 continue
             if device_type == "meta" or buf.dtype != dtype:
                 with torch.no_grad():
-                    buf.copy_(_as_host_tensor(sources[name]))
+                    buf.copy_(_as_host_tensor(sources[name], buf.dtype))
         self._derived_buffers_changed()
         return result
 

@@ -21,9 +21,12 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import filelock
 import h5py
+
+if TYPE_CHECKING:
+    import filelock
 
 from .errors import (
     CorruptArtifactError,
@@ -345,6 +348,8 @@ class FileStore:
 
     def lock(self, key: str, timeout: float = -1) -> filelock.FileLock:
         """The inter-process lock of ``key`` (not acquired). Raises ``OSError`` if not creatable."""
+        import filelock  # only writers lock: a warm read never imports it
+
         self._require_writable()
         if not is_key(key):
             raise ValueError(f"malformed key {key!r}")
@@ -434,6 +439,8 @@ class FileStore:
             with contextlib.suppress(OSError):
                 if p.suffix != ".lock" or now - p.stat().st_mtime <= STALE_TEMP_S:
                     continue
+                import filelock
+
                 lock = filelock.FileLock(p, timeout=0)
                 try:
                     lock.acquire()

@@ -24,9 +24,12 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import filelock
 import platformdirs
+
+if TYPE_CHECKING:
+    import filelock
 
 from .bundle import Bundle
 from .errors import (
@@ -306,6 +309,8 @@ class Store:
             return record
         if self.offline:
             raise self.offline_miss(key, spec)
+        import filelock  # imported on a miss only: a warm read never locks
+
         lock: filelock.FileLock | None
         try:
             lock = self.root.lock(key, timeout=self.lock_timeout)

@@ -447,7 +447,7 @@ class BlocksBasisExpansion(BasisExpansion):
             for name in names:
                 column = block.attributes.get(name)
                 if column is not None and column.dtype.kind == "U":
-                    words.update(np.unique(column).tolist())
+                    words.update(column.tolist())
         if "in_repr" in names:
             words.update(r.name for r in self._in.representations)
         if "out_repr" in names:

@@ -133,9 +133,11 @@ def _buffer_arrays(artifact: Any, element: np.ndarray, path: str) -> dict[str, A
     arrays: dict[str, Any] = dict.fromkeys(_BUFFERS)
     o, i = artifact.shape
     if path == "dense":
-        dense = (
-            artifact.dense_basis(element) if element.size else np.zeros((0, o, i, artifact.points))
-        )
+        if not element.size:
+            dense = np.zeros((0, o, i, artifact.points))
+        else:  # every element: no indexing copy (the buffer copies the read-only array anyway)
+            everything = element.size == artifact.dim
+            dense = artifact.dense_basis(None if everything else element)
         arrays["sampled_basis"] = dense
         return arrays
     dim, n_i = element.size, artifact.in_irrep_sizes.size

@@ -379,6 +379,49 @@ def empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
     )
 
 
+# squared norm per output dimension below which an element counts as zero (not rescaled)
+_ZERO_VARIANCE = 1e-15
+_ZERO_NORM = 1e-6
+# elements whose squared norm is not above this after normalisation are dropped
+_DROP_THRESHOLD = 1e-2
+
+#: Attribute columns every kind derives from the irreps pair of an element, in stored order.
+IRREP_COLUMNS = (
+    "gamma", "s", "offset", "in_irrep", "out_irrep",
+    "in_irrep_position", "out_irrep_position", "inner_index",
+)  # fmt: skip
+
+
+def element_scales(squared: np.ndarray, out_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale each element to unit mean squared norm per output dimension.
+
+    ``squared`` holds the elements' squared norms on the grid and ``out_sizes`` the sizes of their
+    output irreps. Returns ``(scale, survive)``: divide element ``b`` by ``scale[b]``; elements
+    with ``survive[b]`` false vanish on the grid and are dropped. Vanishing elements keep scale 1.
+    """
+    variance = squared / out_sizes
+    variance[variance < _ZERO_VARIANCE] = 0.0
+    scale = np.sqrt(variance)
+    scale[scale < _ZERO_NORM] = 1.0
+    return scale, squared / scale**2 > _DROP_THRESHOLD
+
+
+def irrep_attributes(columns: dict[str, np.ndarray], selected: np.ndarray) -> dict[str, Any]:
+    """The :data:`IRREP_COLUMNS` of the ``selected`` rows of a basis's attribute columns.
+
+    ``s`` and ``offset`` are ``None`` where an irreps pair has no such index; they are stored as
+    -1 and 0.
+    """
+    out: dict[str, Any] = {}
+    for name in IRREP_COLUMNS:
+        values = columns[name][selected]
+        if name in ("s", "offset"):
+            missing = -1 if name == "s" else 0
+            values = np.array([missing if v is None else v for v in values], dtype=np.int64)
+        out[name] = values
+    return out
+
+
 def bias_basis(spec: BasisSpec, group: Any, out_repr: Any) -> np.ndarray:
     """Columns of the output change of basis at the positions of its trivial irreps."""
     q = spec.out_repr.matrix()

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from e2compile.compiler import _DROP_THRESHOLD, _ZERO_NORM, _ZERO_VARIANCE
 from e2compile.kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
-from e2compile.kernels.kind import (
-    _DROP_THRESHOLD,
-    _ZERO_NORM,
-    _ZERO_VARIANCE,
-    _angular_basis,
-)
+from e2compile.kernels.kind import _angular_basis
 from e2compile.kernels.sampling import grid_points
 
 

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ..compiler import BasisArtifact, bias_basis, empty_artifact
+from ..compiler import (
+    BasisArtifact,
+    bias_basis,
+    element_scales,
+    empty_artifact,
+    irrep_attributes,
+)
 from ..families import family
 from ..kernels.basis import EmptyBasisException
 from ..kernels.sampling import grid_points
@@ -48,10 +54,6 @@ COLUMNS = {
 
 #: The options of a PDO spec.
 OPTIONS = ("angle_offset", "maximum_order", "maximum_power", "method", "phi", "smoothing")
-
-_ZERO_VARIANCE = 1e-15
-_ZERO_NORM = 1e-6
-_DROP_THRESHOLD = 1e-2
 
 
 def resolve_sizes(
@@ -228,13 +230,8 @@ def _sample_pdo(spec: BasisSpec, in_repr: Any, out_repr: Any, group: Any) -> Bas
     sampled = basis.sample_stacked(points, keep)  # (n, O, I, P)
 
     out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    squared = np.einsum("boip,boip->b", sampled, sampled)
-    variance = squared / out_sizes
-    variance[variance < _ZERO_VARIANCE] = 0.0
-    scale = np.sqrt(variance)
-    scale[scale < _ZERO_NORM] = 1.0
+    scale, survive = element_scales(np.einsum("boip,boip->b", sampled, sampled), out_sizes)
     sampled /= scale[:, None, None, None]
-    survive = np.einsum("boip,boip->b", sampled, sampled) > _DROP_THRESHOLD
     if not survive.any():
         raise EmptyBasisException("every PDO vanishes on the sampling grid")
     selected = np.flatnonzero(keep)[survive]
@@ -242,16 +239,7 @@ def _sample_pdo(spec: BasisSpec, in_repr: Any, out_repr: Any, group: Any) -> Bas
         "order": columns["order"][selected],
         "power": columns["power"][selected],
         "frequency": columns["frequency"][selected],
-        "gamma": columns["gamma"][selected],
-        "s": np.array([-1 if v is None else v for v in columns["s"][selected]], dtype=np.int64),
-        "offset": np.array(
-            [0 if v is None else v for v in columns["offset"][selected]], dtype=np.int64
-        ),
-        "in_irrep": columns["in_irrep"][selected],
-        "out_irrep": columns["out_irrep"][selected],
-        "in_irrep_position": columns["in_irrep_position"][selected],
-        "out_irrep_position": columns["out_irrep_position"][selected],
-        "inner_index": columns["inner_index"][selected],
+        **irrep_attributes(columns, selected),
     }
     return BasisArtifact(
         spec=spec,

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from ..budget import check_budget, check_spec_budget
-from ..compiler import BasisArtifact, bias_basis, empty_artifact
+from ..compiler import (
+    BasisArtifact,
+    bias_basis,
+    element_scales,
+    empty_artifact,
+    irrep_attributes,
+)
 from ..families import family
 from ..kinds import BasisKind
 from ..specs import BasisSpec, _float
@@ -51,11 +57,6 @@ COLUMNS = {
     "inner_index": "i",
 }
 
-# squared norm per output dimension below which an element counts as zero (not rescaled)
-_ZERO_VARIANCE = 1e-15
-_ZERO_NORM = 1e-6
-# elements whose squared norm is not above this after normalisation are dropped
-_DROP_THRESHOLD = 1e-2
 # how far outside the grid's corner radius a ring may lie (round-off)
 _GRID_TOLERANCE = 1e-9
 
@@ -171,12 +172,8 @@ def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> 
         qi_pad,
     )
     out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    variance = squared / out_sizes
-    variance[variance < _ZERO_VARIANCE] = 0.0
-    scale = np.sqrt(variance)
-    scale[scale < _ZERO_NORM] = 1.0
+    scale, survive = element_scales(squared, out_sizes)
     sampled /= scale[:, None, None, None]
-    survive = squared / scale**2 > _DROP_THRESHOLD
     if not survive.any():
         raise EmptyBasisException("every basis element vanishes on the sampling grid")
 
@@ -185,16 +182,7 @@ def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> 
         "radius": rings[ring[selected]],
         "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
         "frequency": frequency[selected],
-        "gamma": columns["gamma"][selected],
-        "s": np.array([-1 if v is None else v for v in columns["s"][selected]], dtype=np.int64),
-        "offset": np.array(
-            [0 if v is None else v for v in columns["offset"][selected]], dtype=np.int64
-        ),
-        "in_irrep": columns["in_irrep"][selected],
-        "out_irrep": columns["out_irrep"][selected],
-        "in_irrep_position": columns["in_irrep_position"][selected],
-        "out_irrep_position": columns["out_irrep_position"][selected],
-        "inner_index": columns["inner_index"][selected],
+        **irrep_attributes(columns, selected),
     }
     return BasisArtifact(
         spec=spec,

@@ -385,11 +385,18 @@ _ZERO_NORM = 1e-6
 # elements whose squared norm is not above this after normalisation are dropped
 _DROP_THRESHOLD = 1e-2
 
-#: Attribute columns every kind derives from the irreps pair of an element, in stored order.
-IRREP_COLUMNS = (
-    "gamma", "s", "offset", "in_irrep", "out_irrep",
-    "in_irrep_position", "out_irrep_position", "inner_index",
-)  # fmt: skip
+#: Attribute columns every kind derives from the irreps pair of an element, in stored order,
+#: with their numpy kinds.
+IRREP_COLUMNS = {
+    "gamma": "f",
+    "s": "i",
+    "offset": "i",
+    "in_irrep": "U",
+    "out_irrep": "U",
+    "in_irrep_position": "i",
+    "out_irrep_position": "i",
+    "inner_index": "i",
+}
 
 
 def element_scales(squared: np.ndarray, out_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

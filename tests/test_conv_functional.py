@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from fake_artifacts import fake_artifact as make_fake_artifact
 
-from e2compile.kernels import compact
 from runtime.nn.modules.conv import functional as F
 from runtime.nn.modules.conv.basis_expansion import (
     BlocksBasisExpansion,
@@ -58,23 +58,7 @@ def fake_type(*reprs: FakeRepr) -> SimpleNamespace:
 SIZES = {"t": 1, "u": 2}
 
 
-class FakeArtifact(SimpleNamespace):
-    """A compact artifact without a spec: random blocks and changes of basis."""
-
-    def padded_changes_of_basis(self):
-        return compact.padded_changes_of_basis(
-            self.q_out, self.out_irrep_sizes, self.q_in_inv, self.in_irrep_sizes
-        )
-
-    def dense_basis(self, elements=None):
-        return compact.expand_dense(self, elements)
-
-    @property
-    def basis(self):
-        return self.dense_basis()
-
-
-def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int) -> FakeArtifact:
+def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int):
     rng = np.random.default_rng(seed)
     in_pos = rng.integers(0, len(in_repr.irreps), dim)
     out_pos = rng.integers(0, len(out_repr.irreps), dim)
@@ -85,22 +69,8 @@ def fake_artifact(in_repr: FakeRepr, out_repr: FakeRepr, dim: int, seed: int) ->
         "out_irrep": np.asarray([out_repr.irreps[o] for o in out_pos], dtype=str),
         "radius": rng.integers(0, 2, dim).astype(float),
     }
-    blocks = rng.standard_normal((dim, 2, 2, S))
-    for n in range(dim):
-        blocks[n, SIZES[out_repr.irreps[out_pos[n]]] :] = 0.0
-        blocks[n, :, SIZES[in_repr.irreps[in_pos[n]]] :] = 0.0
-    return FakeArtifact(
-        spec=None,
-        dim=dim,
-        shape=(out_repr.size, in_repr.size),
-        points=S,
-        blocks=blocks,
-        q_out=rng.standard_normal((out_repr.size, out_repr.size)),
-        q_in_inv=rng.standard_normal((in_repr.size, in_repr.size)),
-        out_irrep_sizes=np.asarray([SIZES[n] for n in out_repr.irreps]),
-        in_irrep_sizes=np.asarray([SIZES[n] for n in in_repr.irreps]),
-        attributes=attributes,
-        bias_basis=np.zeros((out_repr.size, 0)),
+    return make_fake_artifact(
+        [SIZES[n] for n in out_repr.irreps], [SIZES[n] for n in in_repr.irreps], attributes, S, rng
     )
 
 

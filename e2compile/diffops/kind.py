@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..compiler import (
+    IRREP_COLUMNS,
     BasisArtifact,
     bias_basis,
     element_scales,
@@ -42,14 +43,7 @@ COLUMNS = {
     "order": "i",
     "power": "i",
     "frequency": "i",
-    "gamma": "f",
-    "s": "i",
-    "offset": "i",
-    "in_irrep": "U",
-    "out_irrep": "U",
-    "in_irrep_position": "i",
-    "out_irrep_position": "i",
-    "inner_index": "i",
+    **IRREP_COLUMNS,
 }
 
 #: The options of a PDO spec.

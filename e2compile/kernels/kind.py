@@ -26,6 +26,7 @@ import numpy as np
 
 from ..budget import check_budget, check_spec_budget
 from ..compiler import (
+    IRREP_COLUMNS,
     BasisArtifact,
     bias_basis,
     element_scales,
@@ -47,14 +48,7 @@ COLUMNS = {
     "radius": "f",
     "sigma": "f",
     "frequency": "i",
-    "gamma": "f",
-    "s": "i",
-    "offset": "i",
-    "in_irrep": "U",
-    "out_irrep": "U",
-    "in_irrep_position": "i",
-    "out_irrep_position": "i",
-    "inner_index": "i",
+    **IRREP_COLUMNS,
 }
 
 # how far outside the grid's corner radius a ring may lie (round-off)

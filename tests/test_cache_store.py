@@ -75,6 +75,7 @@ def no_writes_under(monkeypatch):
 
 def test_environment_configuration(tmp_path, monkeypatch):
     layer_dir, bundle = tmp_path / "layer", tmp_path / "b.h5"
+    layer_dir.mkdir()  # an existing layer: missing ones warn (tests/test_store_reports.py)
     write_bundle(bundle, [(make_record(1), None)])
     monkeypatch.setenv("E2C_CACHE_DIR", str(tmp_path / "root"))
     monkeypatch.setenv("E2C_CACHE_PATH", os.pathsep.join([str(layer_dir), str(bundle), ""]))

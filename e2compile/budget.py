@@ -235,3 +235,38 @@ def check_spec_budget(spec: Any) -> None:
             f"{spec.in_repr.size}, kernel_size={spec.kernel_size})"
         )
         check_budget(sum(estimate.values()), what)
+
+
+def estimate_pdo_spec_bytes(spec: Any) -> int:
+    """Upper bound on the bytes of the dense sampled basis of a PDO spec.
+
+    A PDO of Laplacian power ``p`` has an angular part of frequency at most
+    ``maximum_order - 2p``, so the elements of each power are bounded like the kernel elements of
+    one ring with that frequency cutoff (:func:`_element_bound`); each element is sampled densely,
+    ``out x in x kernel_size^2`` float64 values.
+    """
+    options = dict(spec.options)
+    order, power = int(options["maximum_order"]), int(options["maximum_power"])
+    cutoffs = [float(order - 2 * p) for p in range(power + 1) if order >= 2 * p]
+    bound = _element_bound(
+        spec.family,
+        spec.N,
+        cutoffs,
+        float,
+        spec.maximum_offset,
+        len(spec.out_repr.irreps),
+        len(spec.in_repr.irreps),
+    )
+    return bound * spec.out_repr.size * spec.in_repr.size * spec.kernel_size**2 * 8
+
+
+def check_pdo_spec_budget(spec: Any) -> None:
+    """Refuse a PDO spec whose dense sampled basis would exceed the limit, before it is built."""
+    check_kernel_size(spec.kernel_size)
+    check_group(spec.family, spec.N, spec.maximum_frequency)
+    check_budget(
+        float(estimate_pdo_spec_bytes(spec)),
+        f"the sampled PDO basis ({spec.family}, N={spec.N}, "
+        f"{spec.out_repr.size}x{spec.in_repr.size}, kernel_size={spec.kernel_size}, "
+        f"maximum_order={dict(spec.options)['maximum_order']})",
+    )

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import cli
 from e2compile import budget, gspaces
 from e2compile.compiler import compile
+from e2compile.diffops.kind import pdo_spec
 from e2compile.specs import kernel_spec
 from runtime import nn
 
@@ -106,6 +107,35 @@ def test_estimate_bounds_the_artifact(family, n, k, cutoff):
     actual = artifact.blocks.nbytes if artifact.compact else 0  # empty: a dense dim-0 array
     assert actual <= estimate
     assert actual == 0 or estimate <= 16 * actual  # a bound, not a wild guess
+
+
+@given(
+    family=st.sampled_from(["rot2d", "fliprot2d", "flip2d", "trivial"]),
+    n=st.sampled_from([2, 3, 4, 8]),
+    k=st.sampled_from([3, 5]),
+    method=st.sampled_from(["fd", "gauss"]),
+)
+def test_pdo_estimate_bounds_the_artifact(family, n, k, method):
+    gs = {
+        "rot2d": lambda: gspaces.Rot2dOnR2(n),
+        "fliprot2d": lambda: gspaces.FlipRot2dOnR2(n),
+        "flip2d": gspaces.Flip2dOnR2,
+        "trivial": gspaces.TrivialOnR2,
+    }[family]()
+    smoothing = 1.0 if method == "gauss" else None
+    spec = pdo_spec(gs, gs.regular_repr, gs.regular_repr, k, method=method, smoothing=smoothing)
+    estimate = budget.estimate_pdo_spec_bytes(spec)
+    actual = compile(spec).basis.nbytes
+    assert actual <= estimate
+    assert actual == 0 or estimate <= 16 * actual  # a bound, not a wild guess
+
+
+def test_huge_pdo_layer_is_refused_before_its_basis_is_built(tmp_path):
+    args = layer("rot2d", "-N", "64", "--in", "regular", "--out", "regular")
+    result = e2c(tmp_path, *args, "--kind", "pdo", "--kernel-size", "61")
+    assert result.exit_code != 0
+    assert "the sampled PDO basis" in result.output and "refused before allocating" in result.output
+    assert not any(tmp_path.glob("*/*.h5"))
 
 
 def _peak_rss_of(cmd: list[str], env: dict) -> tuple[int, subprocess.CompletedProcess]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import check_pdo_spec_budget
 from ..compiler import (
     IRREP_COLUMNS,
     BasisArtifact,
@@ -190,6 +191,7 @@ def validate_pdo_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
 
 def compile_pdo(spec: BasisSpec) -> BasisArtifact:
     """Compile a PDO spec (see the module docstring)."""
+    check_pdo_spec_budget(spec)
     group, in_repr, out_repr = spec.build_representations()
     try:
         return _sample_pdo(spec, in_repr, out_repr, group)

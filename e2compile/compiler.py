@@ -368,6 +368,20 @@ def compile(spec: BasisSpec) -> BasisArtifact:  # noqa: A001 - the product's nam
     return get_kind(spec.kind).compile(spec)
 
 
+def sample_or_empty(
+    spec: BasisSpec, sample: Callable[[BasisSpec, Any, Any, Any], BasisArtifact]
+) -> BasisArtifact:
+    """Build the spec's group and representations and ``sample(spec, group, in, out)``; a pair
+    that admits no element (``EmptyBasisException``) gives :func:`empty_artifact`."""
+    from .kernels.basis import EmptyBasisException
+
+    group, in_repr, out_repr = spec.build_representations()
+    try:
+        return sample(spec, group, in_repr, out_repr)
+    except EmptyBasisException:
+        return empty_artifact(spec, group, out_repr)
+
+
 def empty_artifact(spec: BasisSpec, group: Any, out_repr: Any) -> BasisArtifact:
     """The artifact of a pair that admits no element: ``dim == 0``, bias data still present."""
     o, i = spec.out_repr.size, spec.in_repr.size

@@ -26,8 +26,8 @@ from ..compiler import (
     BasisArtifact,
     bias_basis,
     element_scales,
-    empty_artifact,
     irrep_attributes,
+    sample_or_empty,
 )
 from ..families import family
 from ..kernels.basis import EmptyBasisException
@@ -192,14 +192,10 @@ def validate_pdo_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
 def compile_pdo(spec: BasisSpec) -> BasisArtifact:
     """Compile a PDO spec (see the module docstring)."""
     check_pdo_spec_budget(spec)
-    group, in_repr, out_repr = spec.build_representations()
-    try:
-        return _sample_pdo(spec, in_repr, out_repr, group)
-    except EmptyBasisException:
-        return empty_artifact(spec, group, out_repr)
+    return sample_or_empty(spec, _sample_pdo)
 
 
-def _sample_pdo(spec: BasisSpec, in_repr: Any, out_repr: Any, group: Any) -> BasisArtifact:
+def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
     options = dict(spec.options)
     order = options["maximum_order"]
     kwargs: dict[str, Any] = {}

@@ -30,8 +30,8 @@ from ..compiler import (
     BasisArtifact,
     bias_basis,
     element_scales,
-    empty_artifact,
     irrep_attributes,
+    sample_or_empty,
 )
 from ..families import family
 from ..kinds import BasisKind
@@ -116,11 +116,7 @@ def _angular_basis(spec: BasisSpec, group, in_repr, out_repr, max_frequency: int
 
 def _compile_kernel(spec: BasisSpec) -> BasisArtifact:
     check_spec_budget(spec)
-    group, in_repr, out_repr = spec.build_representations()
-    try:
-        return _sample_kernel(spec, group, in_repr, out_repr)
-    except EmptyBasisException:
-        return empty_artifact(spec, group, out_repr)
+    return sample_or_empty(spec, _sample_kernel)
 
 
 def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:

@@ -29,6 +29,17 @@ _SORT_KEYS = {
 }
 
 
+def _checked_labels(in_type: Any, labels: Sequence[str], reshuffle: int, who: str) -> list[str]:
+    """Check a field type, one label per field and a ``reshuffle`` mode; return the labels."""
+    require_field_type(in_type, who)
+    labels = list(labels)
+    if len(labels) != len(in_type):
+        raise ValueError(f"{who}: 'labels' has {len(labels)} entries for {len(in_type)} fields")
+    if reshuffle not in _SORT_KEYS:
+        raise ValueError(f"{who}: 'reshuffle' must be 0, 1, 2 or 3, got {reshuffle!r}")
+    return labels
+
+
 class BranchingModule(EquivariantModule):
     """Split the input into one tensor per label.
 
@@ -41,13 +52,7 @@ class BranchingModule(EquivariantModule):
 
     def __init__(self, in_type: FieldType, labels: Sequence[str], reshuffle: int = 0) -> None:
         super().__init__()
-        who = "BranchingModule"
-        require_field_type(in_type, who)
-        labels = list(labels)
-        if len(labels) != len(in_type):
-            raise ValueError(f"{who}: 'labels' has {len(labels)} entries for {len(in_type)} fields")
-        if reshuffle not in _SORT_KEYS:
-            raise ValueError(f"{who}: 'reshuffle' must be 0, 1, 2 or 3, got {reshuffle!r}")
+        labels = _checked_labels(in_type, labels, reshuffle, "BranchingModule")
         self.in_type = in_type
         self.labels = labels
         self._reshuffle = reshuffle
@@ -193,12 +198,7 @@ class MultipleModule(EquivariantModule):
     ) -> None:
         super().__init__()
         who = "MultipleModule"
-        require_field_type(in_type, who)
-        labels = list(labels)
-        if len(labels) != len(in_type):
-            raise ValueError(f"{who}: 'labels' has {len(labels)} entries for {len(in_type)} fields")
-        if reshuffle not in _SORT_KEYS:
-            raise ValueError(f"{who}: 'reshuffle' must be 0, 1, 2 or 3, got {reshuffle!r}")
+        labels = _checked_labels(in_type, labels, reshuffle, who)
         self.in_type = in_type
         # a module given several labels gets one branch: its fields keep their order (sorted by
         # their own labels first when reshuffling), the branch is named after the first label

@@ -23,7 +23,7 @@ from runtime.nn.modules.conv.basis_expansion import (
 S = 9
 
 
-@pytest.fixture(autouse=True, params=[None, "dense", "in_first", "out_first"])
+@pytest.fixture(autouse=True, params=[None, "dense", "compact"])
 def path(request, monkeypatch):
     """Every test runs with the path the FLOP count picks and with each path forced."""
     monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", request.param)

@@ -16,6 +16,9 @@ Layout (shared by every kind whose elements live in one irreps block, e.g. kerne
 :func:`padded_changes_of_basis` gives every irrep two slots so that the whole irreps-space filter is
 one ``(2 n_out_irreps) x (2 n_in_irreps)`` block matrix per point, and
 ``filter = Q_out_pad @ K_pad @ Q_in_pad`` (:func:`expand_dense` is the numpy version).
+:func:`slot_layout` regroups the blocks by output slot (row of ``Q_out``) for the run-time
+expansion, which multiplies by ``Q_in`` first, sums the elements of each slot and applies ``Q_out``
+last.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "expand_dense",
     "irrep_offsets",
     "padded_changes_of_basis",
+    "slot_layout",
 ]
 
 #: Side of the padded block: the largest irrep of a planar group.
@@ -58,6 +62,48 @@ def padded_changes_of_basis(
     for j, (start, size) in enumerate(zip(irrep_offsets(in_sizes), in_sizes)):
         qi[BLOCK * j : BLOCK * j + size] = q_in_inv[start : start + size]
     return qo, qi
+
+
+def slot_layout(
+    blocks: np.ndarray, out_position: np.ndarray, in_position: np.ndarray, out_sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks regrouped by output slot: ``(slot_blocks, coefficient_index, in_index)``.
+
+    Output irrep ``j`` of size ``d`` owns the slots (rows of ``Q_out``, unpadded) ``offset_j`` to
+    ``offset_j + d - 1``. Slot ``s = offset_j + x`` lists the elements ``n`` with
+    ``out_position[n] == j`` in increasing order, zero-padded to ``M``, the largest count:
+
+    * ``slot_blocks`` ``(O, M, BLOCK, P)``: row ``x`` of each element's block,
+      ``blocks[n, x]`` (its input side in the first ``d_in`` entries), zero for padding;
+    * ``coefficient_index`` ``(O, M)`` int64: the element ``n`` (``0`` for padding: its block is
+      zero);
+    * ``in_index`` ``(O, M)`` int64: the element's input irrep ``in_position[n]`` (``0`` for
+      padding).
+
+    Then ``filter = Q_out @ sum_m w[index[s, m]] * (slot_blocks[s, m] @ Q_in_pad[in irrep])`` slot
+    by slot, which equals ``sum_n w[n] * Q_out[:, o_n] @ blocks[n] @ Q_in^-1[i_n, :]``.
+    """
+    out_sizes = np.asarray(out_sizes, dtype=np.int64)
+    out_position = np.asarray(out_position, dtype=np.int64)
+    in_position = np.asarray(in_position, dtype=np.int64)
+    dim, points = blocks.shape[0], blocks.shape[-1]
+    counts = np.bincount(out_position, minlength=out_sizes.size)
+    width = int(counts.max()) if dim else 0
+    order = np.argsort(out_position, kind="stable")  # elements grouped by output irrep, in order
+    rank = np.empty(dim, dtype=np.int64)
+    rank[order] = np.arange(dim) - np.repeat(np.cumsum(counts) - counts, counts)
+    slots = int(out_sizes.sum())
+    slot_blocks = np.zeros((slots, width, BLOCK, points))
+    coefficient_index = np.zeros((slots, width), dtype=np.int64)
+    in_index = np.zeros((slots, width), dtype=np.int64)
+    first_slot = irrep_offsets(out_sizes)
+    for x in range(BLOCK):
+        member = np.flatnonzero(out_sizes[out_position] > x)  # the elements with a row x
+        slot = first_slot[out_position[member]] + x
+        slot_blocks[slot, rank[member]] = blocks[member, x]
+        coefficient_index[slot, rank[member]] = member
+        in_index[slot, rank[member]] = in_position[member]
+    return slot_blocks, coefficient_index, in_index
 
 
 def block_norms(

@@ -21,11 +21,16 @@ from .._buffers import DerivedBuffers
 from . import functional as F
 
 __all__ = [
+    "PATHS",
     "BasisExpansion",
     "BlocksBasisExpansion",
     "SingleBlockBasisExpansion",
     "block_basisexpansion",
 ]
+
+
+#: The expansion paths of :class:`SingleBlockBasisExpansion`.
+PATHS = ("compact", "dense")
 
 
 class BasisExpansion(ABC, DerivedBuffers):
@@ -92,40 +97,35 @@ def _element_info(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: column[index].item() for name, column in columns.items()}
 
 
-_BUFFERS = ("sampled_basis", "pair_blocks", "coefficient_index", "pair_index", "q_out", "q_in")
+_BUFFERS = ("sampled_basis", "slot_blocks", "in_index", "q_in", "coefficient_index", "q_out")
+
+
+def _slot_layout(artifact: Any, element: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`e2compile.kernels.compact.slot_layout` of the elements ``element`` of a block."""
+    from e2compile.kernels.compact import slot_layout
+
+    everything = element.size == artifact.dim  # no indexing copy of the blocks
+    return slot_layout(
+        artifact.blocks if everything else artifact.blocks[element],
+        artifact.attributes["out_irrep_position"][element],
+        artifact.attributes["in_irrep_position"][element],
+        artifact.out_irrep_sizes,
+    )
 
 
 def _choose_path(artifact: Any, element: np.ndarray, fields: int, force: str | None) -> str:
     """The expansion path of a block by the cost model (or ``force``, see the class)."""
-    if not getattr(artifact, "compact", True):
-        return "dense"  # a dense artifact (e.g. PDOs) has no compact form
+    if force is not None and force not in PATHS:
+        raise ValueError(f"force_path must be one of {PATHS} or None, got {force!r}")
+    if element.size == 0 or not getattr(artifact, "compact", True):
+        return "dense"  # an empty basis (a zero block), or a dense artifact (e.g. PDOs)
+    if force is not None:
+        return force
     o, i = artifact.shape
-    n_i = artifact.in_irrep_sizes.size
-    pair = artifact.attributes["out_irrep_position"][element] * n_i
-    pair = pair + artifact.attributes["in_irrep_position"][element]
-    present, counts = np.unique(pair, return_counts=True)
-    per_pair = int(counts.max()) if counts.size else 0
-    costs = F.compact_costs(
-        fields,
-        element.size,
-        present.size,
-        per_pair,
-        o,
-        i,
-        artifact.out_irrep_sizes.size,
-        n_i,
-        artifact.points,
-    )
-    path = min(("dense", "in_first", "out_first"), key=lambda p: (costs[p], p))
-    if force == "compact":
-        path = min(("in_first", "out_first"), key=lambda p: (costs[p], p))
-    elif force is not None:
-        if force not in costs:
-            raise ValueError(
-                f"force_path must be one of {sorted(costs)} or 'compact', got {force!r}"
-            )
-        path = force
-    return "dense" if element.size == 0 else path  # an empty basis: a zero block
+    sizes = artifact.out_irrep_sizes
+    counts = np.bincount(artifact.attributes["out_irrep_position"][element], minlength=sizes.size)
+    costs = F.compact_costs(fields, element.size, int(counts.max()), o, i, artifact.points)
+    return min(PATHS, key=lambda p: (costs[p], p))
 
 
 def _buffer_arrays(artifact: Any, element: np.ndarray, path: str) -> dict[str, Any]:
@@ -140,24 +140,13 @@ def _buffer_arrays(artifact: Any, element: np.ndarray, path: str) -> dict[str, A
             dense = artifact.dense_basis(None if everything else element)
         arrays["sampled_basis"] = dense
         return arrays
-    dim, n_i = element.size, artifact.in_irrep_sizes.size
-    pair = artifact.attributes["out_irrep_position"][element].astype(np.int64) * n_i
-    pair = pair + artifact.attributes["in_irrep_position"][element]
-    present, counts = np.unique(pair, return_counts=True)
-    pair_id = np.searchsorted(present, pair)
-    order = np.argsort(pair_id, kind="stable")
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size) - first[pair_id[order]]
-    coefficient_index = np.full((present.size, int(counts.max())), dim, dtype=np.int64)
-    coefficient_index[pair_id, rank] = np.arange(dim)
-    blocks = np.zeros((present.size, int(counts.max()), 4 * artifact.points))
-    blocks[pair_id, rank] = artifact.blocks[element].reshape(dim, -1)
-    arrays["q_out"], arrays["q_in"] = artifact.padded_changes_of_basis()
-    arrays["pair_blocks"] = blocks
+    slot_blocks, coefficient_index, in_index = _slot_layout(artifact, element)
+    _, q_in = artifact.padded_changes_of_basis()
+    arrays["slot_blocks"] = slot_blocks.reshape(-1, *slot_blocks.shape[2:])
+    arrays["in_index"] = in_index.reshape(-1)
+    arrays["q_in"] = q_in.reshape(-1, 2, i).transpose(0, 2, 1)
     arrays["coefficient_index"] = coefficient_index
-    if present.size != artifact.out_irrep_sizes.size * n_i:
-        arrays["pair_index"] = present.astype(np.int64)
+    arrays["q_out"] = artifact.q_out
     return arrays
 
 
@@ -191,9 +180,9 @@ class SingleBlockBasisExpansion(BasisExpansion):
     change (:class:`~runtime.nn.modules._buffers.DerivedBuffers`).
     """
 
-    #: Force a path instead of the cost model: ``"dense"``, ``"out_first"``, ``"in_first"``, or
-    #: ``"compact"`` (the cheaper compact order): e.g. to keep the small buffers of the compact
-    #: path where the model picks the faster dense one. Read when a layer is built.
+    #: Force a path instead of the cost model: ``"dense"`` or ``"compact"`` (e.g. to keep the
+    #: small buffers of the compact path where the model picks the dense one). Read when a layer
+    #: is built.
     force_path: str | None = None
 
     def __init__(
@@ -223,7 +212,7 @@ class SingleBlockBasisExpansion(BasisExpansion):
         self.shape = tuple(basis.shape)
         self.S = basis.points
         self._dim = int(element.size)
-        #: ``"dense"``, ``"in_first"`` or ``"out_first"``
+        #: ``"dense"`` or ``"compact"``
         self.path = _choose_path(basis, element, max(1, int(fields)), self.force_path)
         keep = None if element.size == basis.dim else element
         for name, array in _buffer_arrays(basis, element, self.path).items():
@@ -239,12 +228,7 @@ class SingleBlockBasisExpansion(BasisExpansion):
 
     def _compact(self) -> F.CompactBasis:
         return F.CompactBasis(
-            self.pair_blocks,
-            self.coefficient_index,
-            self.pair_index,
-            self.q_out,
-            self.q_in,
-            self.path == "in_first",
+            self.slot_blocks, self.in_index, self.q_in, self.coefficient_index, self.q_out
         )
 
     # --------------------------------------------------------------------------- expansion

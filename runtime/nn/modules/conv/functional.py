@@ -6,8 +6,8 @@ large tensor operations, independent of the number of fields:
 
 * per distinct ``(in_repr, out_repr)`` pair of the layer (every field pair that shares a basis is
   expanded at once), either one matrix product with the dense basis (:func:`expand_block`) or, for
-  a compact basis, one batched product in the irreps basis followed by the two changes of basis
-  (:func:`expand_compact`), whichever a FLOP count (:func:`compact_costs`) says is cheaper,
+  a compact basis, three products through the changes of basis (:func:`expand_compact`),
+  whichever a cost model (:func:`compact_costs`) says is cheaper,
 * one concatenation that lays the pair blocks out in "grouped" channel order (fields sorted by
   representation, first appearance first),
 * at most one ``index_select`` per axis that moves the channels back into the field type's order
@@ -60,79 +60,61 @@ def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> 
 
 
 class CompactBasis(NamedTuple):
-    """The tensors of a compact basis, grouped by pair of irreps (see
-    :mod:`e2compile.kernels.compact`).
+    """The tensors of a compact basis, grouped by output slot (see
+    :func:`e2compile.kernels.compact.slot_layout`).
 
-    ``pair_blocks`` ``(Q, M, 4 S)``: the blocks of the (at most ``M``) elements of each of the
-    ``Q`` irreps pairs that have any, zero-padded; ``coefficient_index`` ``(Q, M)``: which
-    coefficient multiplies each (``dim`` for padding); ``pair_index`` ``(Q,)``: the flat index
-    ``out_irrep * n_in_irreps + in_irrep`` of each pair, or ``None`` when every pair is present in
-    order; ``q_out`` ``(O, 2 n_out_irreps)`` and ``q_in`` ``(2 n_in_irreps, I)``: the padded changes
-    of basis; ``in_first``: apply ``q_in`` before ``q_out`` (chosen by FLOP count).
+    ``slot_blocks`` ``(O * M, 2, S)``: for each of the ``O`` output slots (rows of ``q_out``) the
+    row of the block of its (at most ``M``) elements, zero-padded; ``in_index`` ``(O * M,)``: the
+    input irrep of each; ``q_in`` ``(n_in_irreps, I, 2)``: the rows of ``Q_in^-1`` of each input
+    irrep, transposed and padded to two; ``coefficient_index`` ``(O, M)``: which coefficient
+    multiplies each (any for padding); ``q_out`` ``(O, O)``: the output change of basis.
     """
 
-    pair_blocks: Tensor
-    coefficient_index: Tensor
-    pair_index: Tensor | None
-    q_out: Tensor
+    slot_blocks: Tensor
+    in_index: Tensor
     q_in: Tensor
-    in_first: bool
+    coefficient_index: Tensor
+    q_out: Tensor
 
 
 def compact_costs(
-    fields: int, dim: int, pairs: int, per_pair: int, o: int, i: int, n_o: int, n_i: int, s: int
+    fields: int, dim: int, per_slot: int, o: int, i: int, s: int
 ) -> dict[str, float]:
-    """Estimated cost of expanding ``fields`` field pairs: ``dense`` (one product with the dense
-    ``(dim, O, I, S)`` basis) and the compact path with ``q_out`` first (``out_first``) or ``q_in``
-    first (``in_first``): multiply-adds plus :data:`LAUNCH_COST` per extra launch and
-    :data:`ELEMENT_COST` per element of the intermediates."""
-    blocks = fields * pairs * per_pair * 4 * s
-    gathered = fields * pairs * per_pair
-    final = fields * o * i * s
-    common = blocks + 6 * LAUNCH_COST + ELEMENT_COST * (gathered + 2 * fields * pairs * 4 * s)
-    out_mid = fields * o * 2 * n_i * s  # after q_out
-    in_mid = fields * 2 * n_o * i * s  # after q_in
+    """Estimated cost of expanding ``fields`` field pairs of a basis of ``dim`` elements with
+    ``(O, I, S)`` filters: ``dense`` (one product with the dense ``(dim, O, I, S)`` basis) and
+    ``compact`` (:func:`expand_compact`, ``per_slot`` elements per output slot after padding):
+    multiply-adds plus :data:`ELEMENT_COST` per element of the compact path's intermediates and
+    :data:`LAUNCH_COST` per extra launch."""
+    half = o * per_slot * i * s  # the slots' half-expanded basis
+    products = fields * half + fields * o * o * i * s + 2 * half
+    memory = ELEMENT_COST * (half + fields * o * i * s)
     return {
         "dense": float(fields) * dim * o * i * s,
-        "out_first": common
-        + fields * s * (o * 2 * n_o * 2 * n_i + o * 2 * n_i * i)
-        + ELEMENT_COST * 2 * (out_mid + final),
-        "in_first": common
-        + fields * s * (2 * n_o * 2 * n_i * i + o * 2 * n_o * i)
-        + ELEMENT_COST * 2 * (in_mid + final),
+        "compact": float(products + memory + 4 * LAUNCH_COST),
     }
 
 
 def expand_compact(coefficients: Tensor, basis: CompactBasis, n_out: int, n_in: int) -> Tensor:
-    """As :func:`expand_block`, through a compact basis: the irreps-space filter of every field
-    pair (one batched product over the irreps pairs), then ``Q_out (.) Q_in``.
+    """As :func:`expand_block`, through a compact basis, in three products: the half-expanded
+    basis of every slot (``block row @ Q_in``, independent of the coefficients), the sum over
+    each slot's elements for every field pair at once (one batched product over the slots), then
+    ``Q_out`` applied to every output field (one batched product that writes the filter in its
+    final layout: no intermediate is permuted).
 
     Returns ``(n_out * O, n_in * I, S)``.
     """
-    pairs, per_pair, s4 = basis.pair_blocks.shape
-    s = s4 // 4
-    o, two_no = basis.q_out.shape
-    two_ni, i = basis.q_in.shape
-    n_o, n_i = two_no // 2, two_ni // 2
+    o, m = basis.coefficient_index.shape
+    s = basis.slot_blocks.shape[-1]
+    i = basis.q_in.shape[1]
     fields = n_out * n_in
+    q_in = basis.q_in.index_select(0, basis.in_index)  # (O M, I, 2)
+    half = torch.bmm(q_in, basis.slot_blocks).view(o, m, i * s)
     flat = coefficients.reshape(fields, -1)
-    flat = torch.cat([flat, flat.new_zeros(fields, 1)], dim=1)  # the padding coefficient
-    gathered = flat.index_select(1, basis.coefficient_index.reshape(-1))
-    gathered = gathered.view(fields, pairs, per_pair).transpose(0, 1)  # (Q, F, M)
-    per_pair_filters = torch.bmm(gathered, basis.pair_blocks)  # (Q, F, 4 S)
-    if basis.pair_index is not None:
-        full = per_pair_filters.new_zeros(n_o * n_i, fields, s4)
-        per_pair_filters = full.index_copy(0, basis.pair_index, per_pair_filters)
-    k = per_pair_filters.view(n_o, n_i, fields, 2, 2, s)  # (o, i, F, x, y, p)
-    if basis.in_first:
-        t = k.permute(2, 0, 3, 5, 1, 4).reshape(-1, two_ni) @ basis.q_in  # (F, o, x, p | I)
-        t = t.view(n_out, n_in, two_no, s, i).permute(2, 0, 1, 4, 3).reshape(two_no, -1)
-        out = (basis.q_out @ t).view(o, n_out, n_in, i, s).transpose(0, 1)  # (a, O, b, I, p)
-    else:
-        t = basis.q_out @ k.permute(0, 3, 2, 1, 4, 5).reshape(two_no, -1)  # (O | F, i, y, p)
-        t = t.view(o, n_out, n_in, two_ni, s).permute(1, 0, 2, 4, 3)  # (a, O, b, p, iy)
-        out = (t.reshape(-1, two_ni) @ basis.q_in).view(n_out, o, n_in, s, i).transpose(-1, -2)
-    return out.reshape(n_out * o, n_in * i, s)
+    gathered = flat.index_select(1, basis.coefficient_index.reshape(-1)).view(fields, o, m)
+    per_slot = torch.bmm(gathered.transpose(0, 1), half)  # (O, F, I S)
+    # (a, O, b I S): per output field a, Q_out times the strided (O, b I S) slice of its slots
+    out = torch.matmul(basis.q_out, per_slot.view(o, n_out, n_in * i * s).transpose(0, 1))
+    return out.view(n_out * o, n_in * i, s)
 
 
 def assemble_blocks(blocks: Sequence[Sequence[Tensor]]) -> Tensor:

@@ -13,15 +13,25 @@ warm-up round, then best and median of the repeats, warm process):
 * **compact**: every pair forced onto the compact path (``force_path = "compact"``);
 * **plain**: ``net.export()`` back in train mode (plain ``Conv2d`` layers).
 
-It also prints the bytes of basis buffers of the auto and compact twins. Usage:
-``python benchmarks/expansion_paths.py [--repeats 7]``
+It also prints the bytes of basis buffers of the auto and compact twins. Two more tables:
+
+* ``--buffers``: the bytes of basis buffers of every convolution of the networks, per path,
+  against e2cnn's (``benchmarks/reference.py``; skipped without the reference environment);
+* ``--grid``: forward plus backward of one basis pair's expansion alone, dense against compact,
+  over groups, kernel sizes and field counts (one thread, medians): the measurements
+  :data:`runtime.nn.modules.conv.functional.ELEMENT_COST` and ``LAUNCH_COST`` were fitted to.
+
+Usage: ``python benchmarks/expansion_paths.py [--repeats 7] [--networks ...] [--buffers]
+[--grid]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import sys
 import time
 
 import torch
@@ -42,6 +52,7 @@ def heavy_network():
     return nn.SequentialModule(*layers)
 
 
+GROUPS = {"D8": "D8", "C16": "C16", "C16x8@7": "C16"}
 NETWORKS = {
     "D8": (lambda: build_equivariant("D8"), 4, 32),
     "C16": (lambda: build_equivariant("C16"), 4, 32),
@@ -49,10 +60,12 @@ NETWORKS = {
 }
 
 
-def _buffer_bytes(net) -> int:
-    from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
+def _buffer_bytes(module) -> int:
+    """Bytes of every buffer of the basis expansions in ``module``."""
+    from runtime.nn.modules.conv.basis_expansion import BlocksBasisExpansion
 
-    return sum(m.buffer_bytes() for m in net.modules() if isinstance(m, SingleBlockBasisExpansion))
+    expansions = [m for m in module.modules() if isinstance(m, BlocksBasisExpansion)]
+    return sum(b.numel() * b.element_size() for m in expansions for b in m.buffers())
 
 
 def _paths(net) -> str:
@@ -64,17 +77,9 @@ def _paths(net) -> str:
 
 def measure(name: str, repeats: int) -> None:
     from runtime import nn
-    from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
 
-    build, batch, size = NETWORKS[name]
-    nets = {}
-    for label, path in (("auto", None), ("dense v1", "dense"), ("compact", "compact")):
-        SingleBlockBasisExpansion.force_path = path
-        try:
-            torch.manual_seed(0)
-            nets[label] = build()
-        finally:
-            SingleBlockBasisExpansion.force_path = None
+    _, batch, size = NETWORKS[name]
+    nets = _twins(name)
     for net in nets.values():
         net.load_state_dict(nets["auto"].state_dict())
     plain = nets["auto"].export()  # (puts it in eval mode)
@@ -114,11 +119,166 @@ def measure(name: str, repeats: int) -> None:
     print(f"| {name} | " + " | ".join(cells) + f" | {_paths(nets['auto'])} |", flush=True)
 
 
+def _twins(name: str) -> dict:
+    """The network ``name`` built with the auto path and each path forced (same weights)."""
+    from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
+
+    nets = {}
+    for label, path in (("auto", None), ("dense v1", "dense"), ("compact", "compact")):
+        SingleBlockBasisExpansion.force_path = path
+        try:
+            torch.manual_seed(0)
+            nets[label] = NETWORKS[name][0]()
+        finally:
+            SingleBlockBasisExpansion.force_path = None
+    return nets
+
+
+_REFERENCE_BUFFERS = r"""
+gspace = make_gspace(ARGS["group"])
+out = []
+for layer in ARGS["layers"]:
+    conv = nn.R2Conv(field_type(gspace, layer["in"]), field_type(gspace, layer["out"]),
+                     kernel_size=layer["k"], initialize=False)
+    out.append(sum(b.numel() * b.element_size() for b in conv.basisexpansion.buffers()))
+print(json.dumps({"buffers": out}))
+"""
+
+
+def _layers(net) -> list:
+    from runtime import nn
+
+    return [m for m in net.modules() if isinstance(m, nn.R2Conv)]
+
+
+def _reference_buffers(name: str, convs: list) -> list | None:
+    """e2cnn's bytes of basis-expansion buffers for the same convolutions (float32)."""
+    import reference
+
+    def fields(field_type):
+        names = {r.name for r in field_type.representations}
+        kind = "regular" if names == {"regular"} else "trivial"
+        return [kind, len(field_type.representations)]
+
+    layers = [
+        {"in": fields(c.in_type), "out": fields(c.out_type), "k": c.kernel_size} for c in convs
+    ]
+    try:
+        args = {"group": GROUPS[name], "layers": layers}
+        code = reference._snippet(_REFERENCE_BUFFERS, args)
+        return reference.run_reference(code)["buffers"]
+    except (reference.ReferenceUnavailable, reference.ReferenceFailed) as error:
+        print(f"  e2cnn: {str(error).splitlines()[0]}", file=sys.stderr)
+        return None
+
+
+def buffers(name: str) -> None:
+    """Print the basis-buffer bytes of every convolution of ``name``, per path and e2cnn's."""
+    nets = _twins(name)
+    convs = {label: _layers(net) for label, net in nets.items()}
+    reference = _reference_buffers(name, convs["auto"])
+    kib = lambda b: f"{b / 1024:,.1f} KiB"  # noqa: E731
+    for n, conv in enumerate(convs["auto"]):
+        cells = [kib(_buffer_bytes(convs[k][n].basisexpansion)) for k in convs]
+        paths = sorted({b.path for b in conv.basisexpansion.blocks})
+        cells.append(kib(reference[n]) if reference else "-")
+        layer = f"{len(conv.in_type.representations)}->{len(conv.out_type.representations)}"
+        print(
+            f"| {name} | {n} | {layer}, {conv.kernel_size}x{conv.kernel_size} | "
+            + " | ".join(cells)
+            + f" | {', '.join(paths)} |",
+            flush=True,
+        )
+
+
+GRID_GROUPS = {
+    "C8": ("Rot2dOnR2", 8),
+    "C16": ("Rot2dOnR2", 16),
+    "D8": ("FlipRot2dOnR2", 8),
+    "D16": ("FlipRot2dOnR2", 16),
+}
+
+
+def grid(repeats: int) -> None:
+    """Time one pair's expansion (forward and backward), dense vs compact, over a grid; one JSON
+    line per case with the quantities :func:`~runtime.nn.modules.conv.functional.compact_costs`
+    uses."""
+    import numpy as np
+
+    from e2compile import gspaces
+    from e2compile.specs import kernel_spec
+    from runtime import bases
+    from runtime.nn.modules.conv import functional as F
+    from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
+
+    torch.set_num_threads(1)
+    for group, (cls, order) in GRID_GROUPS.items():
+        gs = getattr(gspaces, cls)(order)
+        irrep = gs.irrep(1) if cls == "Rot2dOnR2" else gs.irrep(1, 1)
+        for k in (3, 5, 7):
+            cases = [
+                (gs.regular_repr, gs.regular_repr, fo, fi)
+                for fo, fi in ((1, 1), (4, 4), (8, 8), (16, 16), (32, 32), (8, 3), (64, 64))
+                if fo * fi * k * k <= 64 * 64 * 9
+                and (order < 16 or cls == "Rot2dOnR2" or fo * fi <= 256)
+            ]
+            cases += [(gs.trivial_repr, gs.regular_repr, 8, 3), (gs.regular_repr, irrep, 4, 8)]
+            for in_repr, out_repr, fo, fi in cases:
+                art = bases.load_basis(kernel_spec(gs, in_repr, out_repr, k))
+                if not art.dim:
+                    continue
+                blocks = {}
+                for path in ("dense", "compact"):
+                    SingleBlockBasisExpansion.force_path = path
+                    blocks[path] = SingleBlockBasisExpansion(art, fields=fo * fi).float()
+                SingleBlockBasisExpansion.force_path = None
+                w = torch.randn(fo * fi * art.dim, requires_grad=True)
+                times = {path: [] for path in blocks}
+                for _ in range(repeats + 1):
+                    for path, block in blocks.items():
+                        start = time.perf_counter()
+                        block.expand(w, fo, fi).sum().backward()
+                        times[path].append(time.perf_counter() - start)
+                o, i = art.shape
+                sizes = art.out_irrep_sizes
+                counts = np.bincount(art.attributes["out_irrep_position"], minlength=sizes.size)
+                row = {
+                    "group": group,
+                    "in": in_repr.name,
+                    "out": out_repr.name,
+                    "k": k,
+                    "n_out": fo,
+                    "n_in": fi,
+                    "dim": art.dim,
+                    "o": o,
+                    "i": i,
+                    "s": art.points,
+                    "per_slot": int(counts.max()),
+                }
+                costs = F.compact_costs(fo * fi, art.dim, row["per_slot"], o, i, art.points)
+                row["model"] = min(costs, key=costs.get)
+                row.update({path: statistics.median(t[1:]) for path, t in times.items()})
+                row.update({f"{path} bytes": b.buffer_bytes() for path, b in blocks.items()})
+                print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS))
+    parser.add_argument("--buffers", action="store_true", help="Buffer bytes per layer only.")
+    parser.add_argument("--grid", action="store_true", help="Expansion alone over a grid only.")
     args = parser.parse_args()
+    if args.grid:
+        return grid(args.repeats)
+    if args.buffers:
+        print(
+            "| network | layer | fields, kernel | auto | dense v1 | compact | e2cnn | auto paths |"
+        )
+        print("|---|---:|---|---:|---:|---:|---:|---|")
+        for name in args.networks:
+            buffers(name)
+        return
     gspace("D8")  # import the group code before timing
     print(
         f"# torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; "

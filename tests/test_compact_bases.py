@@ -184,6 +184,53 @@ def test_bad_compact_arrays_are_rejected():
         BasisArtifact.from_record(arrays, meta)
 
 
+def test_slot_layout_rebuilds_the_dense_basis():
+    gs = gspaces.FlipRot2dOnR2(4)
+    spec = kernel_spec(gs, gs.regular_repr + gs.irrep(1, 1), gs.irrep(0, 0) + gs.regular_repr, 3)
+    artifact = compile(spec)
+    out_position = artifact.attributes["out_irrep_position"]
+    in_position = artifact.attributes["in_irrep_position"]
+    slot_blocks, index, in_index = compact.slot_layout(
+        artifact.blocks, out_position, in_position, artifact.out_irrep_sizes
+    )
+    o, i = artifact.shape
+    assert slot_blocks.shape[:2] == index.shape == in_index.shape
+    assert slot_blocks.shape[0] == o and slot_blocks.shape[2:] == (2, artifact.points)
+    counts = np.bincount(out_position, minlength=artifact.out_irrep_sizes.size)
+    assert index.shape[1] == counts.max()
+    _, q_in = artifact.padded_changes_of_basis()
+    half = np.einsum("smyp,smyi->smip", slot_blocks, q_in.reshape(-1, 2, i)[in_index])
+    dense = np.zeros((artifact.dim, o, i, artifact.points))
+    for s, m in zip(*np.nonzero(np.abs(slot_blocks).sum(axis=(2, 3)))):
+        dense[index[s, m]] += np.einsum("o,ip->oip", artifact.q_out[:, s], half[s, m])
+    np.testing.assert_allclose(dense, artifact.basis, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_out, n_in", [(1, 1), (3, 1), (1, 4), (2, 3), (3, 40), (5, 2)])
+def test_both_compact_layouts_match_the_dense_product_and_its_gradient(n_out, n_in):
+    """``expand_compact`` lays its sums out output field first when there are many input fields
+    (``(3, 40)`` here) and slot first otherwise: values and gradients equal the dense product."""
+    gs = gspaces.Rot2dOnR2(4)
+    artifact = compile(kernel_spec(gs, gs.regular_repr, gs.regular_repr + gs.irrep(1), 3))
+    blocks = {}
+    for path in ("dense", "compact"):
+        SingleBlockBasisExpansion.force_path = path
+        try:
+            blocks[path] = SingleBlockBasisExpansion(artifact)
+        finally:
+            SingleBlockBasisExpansion.force_path = None
+    assert blocks["compact"].coefficient_index.shape[1] * 3 <= 2 * 40  # (3, 40): outputs first
+    weights = torch.randn(n_out * n_in * artifact.dim, requires_grad=True)
+    probe = torch.randn(n_out * artifact.shape[0], n_in * artifact.shape[1], artifact.points)
+    results = {}
+    for path, block in blocks.items():
+        filt = block.expand(weights, n_out, n_in)
+        (grad,) = torch.autograd.grad((filt * probe).sum(), weights)
+        results[path] = filt.detach(), grad
+    for got, want in zip(results["compact"], results["dense"]):
+        assert _relative(got, want) < 1e-12
+
+
 def test_runtime_buffers_shrink_and_rebuild():
     torch.set_default_dtype(torch.float32)
     gs = gspaces.FlipRot2dOnR2(16)

@@ -34,14 +34,16 @@ __all__ = [
 ]
 
 #: Cost model of :func:`compact_costs`, in multiply-add equivalents: each extra kernel launch of the
-#: compact path, and each element of its intermediates (written, permuted, read back, and again in
-#: the backward pass: memory-bound work). Measured on a 2-core x86 CPU: a multiply-add of the dense
-#: path's one large matrix product costs about 0.6 ns, the compact path's memory-bound steps 17-100
-#: multiply-adds per intermediate element (about 100 for 7x7 C16 regular fields, where the compact
-#: path measured 10% slower per training step); with 64, C8-C16/D8 layers up to 7x7 stay dense and
-#: the layers with a very big dense basis (D16 regular, k >= 7) go compact.
-LAUNCH_COST = 50_000
-ELEMENT_COST = 64
+#: compact path, and each element of its intermediates (the half-expanded basis and the per-slot
+#: sums: written, read back, and again in the backward pass). Fitted on a 2-core x86 CPU
+#: (``benchmarks/expansion_paths.py --grid``, forward plus backward, one thread): the dense path's
+#: large product runs at about 0.1 ns a multiply-add; the compact path costs about 16-32
+#: multiply-adds per intermediate element and 0.1-0.15 ms of fixed overhead (launches). Consequence:
+#: 3x3 layers with few field pairs stay dense, 3x3 layers with many field pairs go compact (the two
+#: measure alike there: both are memory-bound) and regular-field layers from 5x5 go compact (2-5
+#: times faster).
+LAUNCH_COST = 250_000
+ELEMENT_COST = 32
 
 
 def expand_block(coefficients: Tensor, basis: Tensor, n_out: int, n_in: int) -> Tensor:
@@ -77,9 +79,7 @@ class CompactBasis(NamedTuple):
     q_out: Tensor
 
 
-def compact_costs(
-    fields: int, dim: int, per_slot: int, o: int, i: int, s: int
-) -> dict[str, float]:
+def compact_costs(fields: int, dim: int, per_slot: int, o: int, i: int, s: int) -> dict[str, float]:
     """Estimated cost of expanding ``fields`` field pairs of a basis of ``dim`` elements with
     ``(O, I, S)`` filters: ``dense`` (one product with the dense ``(dim, O, I, S)`` basis) and
     ``compact`` (:func:`expand_compact`, ``per_slot`` elements per output slot after padding):
@@ -95,25 +95,32 @@ def compact_costs(
 
 
 def expand_compact(coefficients: Tensor, basis: CompactBasis, n_out: int, n_in: int) -> Tensor:
-    """As :func:`expand_block`, through a compact basis, in three products: the half-expanded
-    basis of every slot (``block row @ Q_in``, independent of the coefficients), the sum over
-    each slot's elements for every field pair at once (one batched product over the slots), then
-    ``Q_out`` applied to every output field (one batched product that writes the filter in its
-    final layout: no intermediate is permuted).
+    """As :func:`expand_block`, through a compact basis, in three products and no permuted copy
+    of a filter-sized intermediate: the half-expanded basis of every output slot (its blocks'
+    rows times ``Q_in``, independent of the coefficients), the sum over each slot's elements for
+    every field pair (one batched product), then ``Q_out`` for every output field (one batched
+    product that writes the filter in its final layout).
 
-    Returns ``(n_out * O, n_in * I, S)``.
+    The sum is laid out output field first, ``(n_out, O, n_in, I S)`` (the batched product
+    broadcasts the half-expanded basis: ``n_out`` copies of it) when there are many input fields
+    per slot element, else slot first, ``(O, n_out, n_in, I S)`` (the last product then reads
+    strided slices, and its backward pass copies the gradient once). Returns
+    ``(n_out * O, n_in * I, S)``.
     """
     o, m = basis.coefficient_index.shape
     s = basis.slot_blocks.shape[-1]
     i = basis.q_in.shape[1]
-    fields = n_out * n_in
     q_in = basis.q_in.index_select(0, basis.in_index)  # (O M, I, 2)
     half = torch.bmm(q_in, basis.slot_blocks).view(o, m, i * s)
-    flat = coefficients.reshape(fields, -1)
-    gathered = flat.index_select(1, basis.coefficient_index.reshape(-1)).view(fields, o, m)
-    per_slot = torch.bmm(gathered.transpose(0, 1), half)  # (O, F, I S)
-    # (a, O, b I S): per output field a, Q_out times the strided (O, b I S) slice of its slots
-    out = torch.matmul(basis.q_out, per_slot.view(o, n_out, n_in * i * s).transpose(0, 1))
+    flat = coefficients.reshape(n_out, n_in, -1)
+    gathered = flat.index_select(2, basis.coefficient_index.reshape(-1)).view(n_out, n_in, o, m)
+    if n_out > 1 and 2 * n_in >= 3 * m:  # (a, O, b, I S)
+        per_slot = torch.matmul(gathered.transpose(1, 2), half)
+        out = torch.matmul(basis.q_out, per_slot.view(n_out, o, n_in * i * s))
+    else:  # (O, a, b, I S); Q_out takes the (O, b I S) slice of each output field a
+        per_slot = torch.bmm(gathered.view(n_out * n_in, o, m).transpose(0, 1), half)
+        per_slot = per_slot.view(o, n_out, n_in * i * s).transpose(0, 1)
+        out = torch.matmul(basis.q_out, per_slot)
     return out.view(n_out * o, n_in * i, s)
 
 

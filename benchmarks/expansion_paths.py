@@ -17,6 +17,8 @@ It also prints the bytes of basis buffers of the auto and compact twins. Two mor
 
 * ``--buffers``: the bytes of basis buffers of every convolution of the networks, per path,
   against e2cnn's (``benchmarks/reference.py``; skipped without the reference environment);
+* ``--expansion``: forward plus backward of the networks' filter expansions alone (medians: the
+  part of the train step where the twins differ, far less noisy than the whole step);
 * ``--grid``: forward plus backward of one basis pair's expansion alone, dense against compact,
   over groups, kernel sizes and field counts (one thread, medians): the measurements
   :data:`runtime.nn.modules.conv.functional.ELEMENT_COST` and ``LAUNCH_COST`` were fitted to.
@@ -262,15 +264,49 @@ def grid(repeats: int) -> None:
                 print(json.dumps(row), flush=True)
 
 
+def expansion(name: str, repeats: int) -> None:
+    """Forward and backward of every filter expansion of ``name`` alone (the part of a train step
+    where the twins differ), auto vs dense v1 vs compact, in turns; median ms."""
+    nets = _twins(name)
+    steps = {}
+    for label, net in nets.items():
+        convs = _layers(net)
+        probes = [torch.randn_like(c.expand_parameters()[0]) for c in convs]
+
+        def step(convs=convs, probes=probes):
+            total = sum((c.expand_parameters()[0] * p).sum() for c, p in zip(convs, probes))
+            total.backward()
+
+        steps[label] = step
+    times: dict[str, list[float]] = {label: [] for label in steps}
+    for round_ in range(repeats + 1):
+        for label, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if round_:
+                times[label].append(time.perf_counter() - start)
+    cells = [f"{statistics.median(times[k]) * 1e3:.1f} ms" for k in steps]
+    print(f"| {name} | " + " | ".join(cells) + f" | {_paths(nets['auto'])} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS))
     parser.add_argument("--buffers", action="store_true", help="Buffer bytes per layer only.")
     parser.add_argument("--grid", action="store_true", help="Expansion alone over a grid only.")
+    parser.add_argument(
+        "--expansion", action="store_true", help="The networks' filter expansions alone only."
+    )
     args = parser.parse_args()
     if args.grid:
         return grid(args.repeats)
+    if args.expansion:
+        print("| network | auto | dense v1 | compact | auto paths |")
+        print("|---|---:|---:|---:|---|")
+        for name in args.networks:
+            expansion(name, args.repeats)
+        return
     if args.buffers:
         print(
             "| network | layer | fields, kernel | auto | dense v1 | compact | e2cnn | auto paths |"

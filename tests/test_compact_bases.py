@@ -250,3 +250,18 @@ def test_runtime_buffers_shrink_and_rebuild():
     double = conv.double()  # re-derived in float64 from the artifact, not widened float32
     assert double.basisexpansion.blocks[0].slot_blocks.dtype == torch.float64
     assert _relative(double.expand_parameters()[0], dense_reference_filter(double)) < 1e-12
+
+
+def test_cost_model_paths_and_bad_force_path(monkeypatch):
+    """Regular fields at 7x7 go compact (their buffers shrink by about O/2 * 8), a first layer of
+    trivial fields stays dense; an unknown ``force_path`` is refused by name."""
+    gs = gspaces.Rot2dOnR2(16)
+    trivial = nn.FieldType(gs, [gs.trivial_repr] * 3)
+    regular = nn.FieldType(gs, [gs.regular_repr] * 8)
+    (first,) = nn.R2Conv(trivial, regular, 7).basisexpansion.blocks
+    (inner,) = nn.R2Conv(regular, regular, 7).basisexpansion.blocks
+    assert (first.path, inner.path) == ("dense", "compact")
+    assert inner.buffer_bytes() * 40 < inner.dimension() * 16 * 16 * 49 * 8
+    monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", "in_first")
+    with pytest.raises(ValueError, match="force_path"):
+        nn.R2Conv(regular, regular, 3)

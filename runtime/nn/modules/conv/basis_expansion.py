@@ -173,9 +173,10 @@ class SingleBlockBasisExpansion(BasisExpansion):
 
     ``fields`` (how many field pairs a forward expands, a hint) chooses the path by a cost model
     (:func:`.functional.compact_costs`: multiply-adds plus memory traffic): the compact path keeps
-    the blocks grouped by irreps pair plus the two changes of basis; the dense path (where one
-    large matrix product beats the compact path's memory-bound steps: most layers with a few
-    dozen elements per pair on a CPU) keeps the dense basis, expanded at load time. Both are
+    the blocks grouped by output slot plus the two changes of basis
+    (:func:`.functional.expand_compact`); the dense path (where its one product wins: few field
+    pairs, small bases, pairs into small representations) keeps the dense basis, expanded at
+    load time. Both are
     derived, non-persistent buffers: re-read from the artifact after meta/``to_empty`` or a dtype
     change (:class:`~runtime.nn.modules._buffers.DerivedBuffers`).
     """

@@ -25,9 +25,9 @@ from .errors import (
     compile_command,
 )
 from .filestore import Entry, FileStore, GcReport
-from .format import FORMAT_VERSION, ArtifactInfo
 from .layer import Description, Layer, VerifyResult, WritableLayer
 from .record import Record, is_key, key_for
+from .sealed import FORMAT_VERSION, ArtifactInfo
 from .store import Store, default_root, open_layer, split_layers
 
 __all__ = [

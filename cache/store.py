@@ -39,8 +39,8 @@ from .errors import (
     StoreWriteWarning,
     UnavailableLayerError,
 )
+from .files import create_temp
 from .filestore import FileStore, GcReport
-from .format import create_temp
 from .layer import Description, Layer, VerifyResult
 from .record import Record
 

@@ -501,7 +501,8 @@ def test_vector_field_nonlinearity(gs):
     assert len(errors) == n
     x = torch.zeros(1, 3 * n, 1, 1)
     x[0, 1, 0, 0] = 2.0  # field 0 peaks at rotation 1
-    x[0, n, 0, 0] = -1.0  # field 1 peaks (at 0) at rotation 1; field 2 is zero
+    x[0, n, 0, 0] = -1.0  # field 1 peaks (at 0) at rotation 1
+    x[0, 2 * n :, 0, 0] = -1.0 - torch.arange(n)  # field 2 is all negative: clamped to 0
     y = module(nn.GeometricTensor(x, module.in_type)).tensor[0, :, 0, 0]
     assert y.shape == (3 * d,)
     angle = 2 * math.pi / n

@@ -19,8 +19,9 @@ __all__ = ["VectorFieldNonLinearity", "GatedNonLinearity2"]
 
 class VectorFieldNonLinearity(EquivariantModule):
     """Turn each regular field of C_N into a vector: the vector at angle ``2 pi r / N`` (``r``
-    the channel of largest activation) scaled by that activation. The output fields transform by
-    the frequency-1 irrep. Only for regular representations of cyclic groups with N >= 2.
+    the channel of largest activation) scaled by that activation, or 0 where it is negative.
+    The output fields transform by the frequency-1 irrep. Only for regular representations of
+    cyclic groups with N >= 2.
 
     The vector is the first column of the frequency-1 irrep at ``r``, ``(cos, sin)(2 pi r / N)``;
     for N = 2 (``Rot2dOnR2(2)``, ``Flip2dOnR2``) that irrep is the one-dimensional sign irrep and
@@ -59,6 +60,7 @@ class VectorFieldNonLinearity(EquivariantModule):
         b, spatial = x.shape[0], x.shape[2:]
         fields = x.reshape(b, -1, self._n, *spatial)
         values, idx = fields.max(dim=2)
+        values = values.clamp(min=0)  # a field whose channels are all negative gives 0 (as e2cnn)
         directions = self._directions.to(x.dtype)[idx]  # (B, F, *spatial, 2)
         out = values.unsqueeze(-1) * directions
         out = out.movedim(-1, 2).reshape(b, self.out_type.size, *spatial)

@@ -1,4 +1,4 @@
-"""The dense sampling pipelines of before the compact form, kept as the oracles of compact artifacts.
+"""The dense sampling pipelines of before the compact form: the oracles of compact artifacts.
 
 They sample every element as a dense ``(O, I, P)`` array through the changes of basis, exactly as
 the compiler did before artifacts became compact (kernels: algorithm version 1; PDOs: until they

@@ -1,9 +1,11 @@
 """``compile(spec)``: turn a :class:`BasisSpec` into a sampled :class:`BasisArtifact`.
 
-The result is a :class:`BasisArtifact`: the basis in compact form (kernels: per element its block
-between two irreps, plus both changes of basis; docs/compact_bases.md) or as a dense float64 array
-``(dim, O, I, k*k)`` (PDOs), one attribute column per property of its elements (the columns of the
-spec's kind), and the expansion of the bias. ``compile`` is a pure function of the spec: the same
+The result is a :class:`BasisArtifact`: the basis in compact form (per element its block between
+two irreps, plus both changes of basis; docs/compact_bases.md; kernels and PDOs alike, assembled by
+:func:`compact_artifact`), one attribute column per property of its elements (the columns of the
+spec's kind), and the expansion of the bias. The dense float64 form ``(dim, O, I, k*k)`` is kept
+for pairs that admit no element and read back from PDO artifacts stored before PDOs became
+compact. ``compile`` is a pure function of the spec: the same
 spec gives bitwise-identical arrays. ``to_record``/``from_record`` convert an artifact to and from
 the store's generic ``(arrays, meta)`` record. How each kind is compiled lives with the kind
 (:mod:`e2compile.kinds`): kernels in :mod:`e2compile.kernels.kind`, PDOs in
@@ -77,15 +79,15 @@ class BasisArtifact:
             its representation) and ``inner_index`` (index in the irreps-pair basis)).
         bias_basis: float64 ``(O, n_trivial)``: the bias of the output field is
             ``bias_basis @ b`` for one parameter per trivial irrep of the output.
-        blocks, q_out, q_in_inv, out_irrep_sizes, in_irrep_sizes: the compact form (kernels):
+        blocks, q_out, q_in_inv, out_irrep_sizes, in_irrep_sizes: the compact form:
             ``blocks`` float64 ``(dim, 2, 2, k*k)``, each element sampled between its two irreps
             (top-left ``d_out x d_in`` corner), the output change of basis ``(O, O)``, the inverse
             of the input one ``(I, I)`` and the sizes of the irreps of both representations;
             element ``n`` is ``q_out[:, o_n] @ blocks[n] @ q_in_inv[i_n, :]``. ``None`` for a
             dense artifact.
         basis: float64 ``(dim, O, I, k*k)``, grid points row-major from the top-left: stored for a
-            dense artifact (e.g. PDOs), expanded on every access for a compact one (prefer
-            :meth:`dense_basis`).
+            dense artifact (``dim == 0``, or a PDO artifact stored before PDOs became compact),
+            expanded on every access for a compact one (prefer :meth:`dense_basis`).
     """
 
     _COMPACT = ("blocks", "q_out", "q_in_inv", "out_irrep_sizes", "in_irrep_sizes")

@@ -98,7 +98,7 @@ _BUFFERS = ("sampled_basis", "pair_blocks", "coefficient_index", "pair_index", "
 def _choose_path(artifact: Any, element: np.ndarray, fields: int, force: str | None) -> str:
     """The expansion path of a block by the cost model (or ``force``, see the class)."""
     if not getattr(artifact, "compact", True):
-        return "dense"  # a dense artifact (e.g. PDOs) has no compact form
+        return "dense"  # a dense artifact (e.g. a PDO stored before PDOs became compact)
     o, i = artifact.shape
     n_i = artifact.in_irrep_sizes.size
     pair = artifact.attributes["out_irrep_position"][element] * n_i

@@ -495,7 +495,8 @@ def test_vector_field_nonlinearity(gs):
     assert module.out_type == nn.FieldType(gs, [gs.irrep(1)] * 3)
     assert module.out_type.size == 3 * d
     assert module.evaluate_output_shape((2, 3 * n, 5, 7)) == (2, 3 * d, 5, 7)
-    assert_equivariant(module)  # grid-exact elements (only the identity for C3)
+    if n % 2 == 0:  # C3 has no grid-exact element but the identity: the fibre check covers it
+        assert_equivariant(module)
     # The map acts per pixel, so every element of the fiber group can be checked on the fibers.
     errors = assert_equivariant(module, elements=gs.fibergroup.elements, fibers_only=True)
     assert len(errors) == n

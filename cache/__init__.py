@@ -5,7 +5,8 @@
 ``<key[:2]>/<key>.h5`` files), ``Bundle`` (many artifacts in one read-only file) and
 ``cache.remote.RemoteLayer`` (a directory or bundle behind an ``https://`` or ``fsspec`` URL,
 imported only when a URL is used). Transfers (pack, unpack, merge) are in :mod:`cache.transfer`.
-Imports h5py, numpy, filelock and platformdirs (and fsspec, only for a URL layer).
+Imports numpy; h5py only to write, verify or read files sealed without an index, filelock
+only to write, platformdirs only without ``E2C_CACHE_DIR``, fsspec only for a URL layer.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from .errors import (
     compile_command,
 )
 from .filestore import Entry, FileStore, GcReport
-from .format import FORMAT_VERSION, ArtifactInfo
 from .layer import Description, Layer, VerifyResult, WritableLayer
 from .record import Record, is_key, key_for
+from .sealed import FORMAT_VERSION, ArtifactInfo
 from .store import Store, default_root, open_layer, split_layers
 
 __all__ = [

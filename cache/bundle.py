@@ -6,7 +6,9 @@ attributes ``e2c_format = "e2compile-bundle"``, ``format_version``, ``created``;
 written once (temporary file + ``os.replace``) and never modified, so any number of processes may
 read one at once (HDF5 file locking is off; every operation opens its own handle, which is also
 safe across ``fork``). The whole-file seal is checked once per process (and again if the file
-changes on disk) before HDF5 reads any of it.
+changes on disk) before anything else reads it. Artifacts are read through the index of the
+seal (:mod:`cache.sealed`) without HDF5; bundles sealed before the index existed are read with
+HDF5, as is every artifact again in :meth:`Bundle.verify`.
 """
 
 from __future__ import annotations
@@ -16,24 +18,25 @@ import io
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-import h5py
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import CorruptArtifactError, UnavailableLayerError, UnreadableArtifactError
+from .files import create_temp, now_iso, open_checked
 from .filestore import warn_invalid
-from .format import (
-    ArtifactInfo,
-    check_seal,
-    create_temp,
-    now_iso,
-    open_checked,
-    read_artifact,
-    read_info,
-    write_artifact,
-    write_sealed,
-)
 from .layer import Description, VerifyResult, bundle_member
 from .record import Record, is_key
+from .sealed import (
+    ArtifactInfo,
+    check_payload,
+    data_span,
+    read_index,
+    read_indexed_arrays,
+    read_seal,
+    validate_header,
+)
+
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["Bundle", "BUNDLE_FORMAT", "BUNDLE_VERSION", "write_bundle"]
 
@@ -43,6 +46,80 @@ BUNDLE_VERSION = 1
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _Contents(Protocol):
+    """The artifacts of an open bundle, read one way or another."""
+
+    def names(self) -> list[str]: ...
+    def info(self, key: str) -> ArtifactInfo: ...
+    def load(self, key: str) -> tuple[Record, ArtifactInfo]: ...
+
+
+class _IndexedContents:
+    """A bundle read through its index: one positioned read per artifact, no HDF5."""
+
+    def __init__(self, fh: io.BufferedReader, index: dict[str, Any], location: str) -> None:
+        self._fh, self._index, self._location = fh, index, location
+
+    def names(self) -> list[str]:
+        prefix = "/artifacts/"
+        return [p[len(prefix) :] for p in self._index["artifacts"] if p.startswith(prefix)]
+
+    def _entry(self, key: str) -> dict[str, Any]:
+        entry = self._index["artifacts"].get(f"/artifacts/{key}")
+        if not isinstance(entry, dict):
+            raise KeyError(key)
+        if not isinstance(entry.get("attrs"), dict):
+            raise CorruptArtifactError(bundle_member(self._location, key), "invalid index entry")
+        return entry
+
+    def info(self, key: str) -> ArtifactInfo:
+        entry = self._entry(key)
+        return validate_header(entry["attrs"], key, bundle_member(self._location, key))
+
+    def load(self, key: str) -> tuple[Record, ArtifactInfo]:
+        entry = self._entry(key)
+        location = bundle_member(self._location, key)
+        info = validate_header(entry["attrs"], key, location)
+        start, end = data_span(entry)
+        try:
+            data = bytearray(max(end - start, 0))
+            self._fh.seek(start)
+            if self._fh.readinto(data) != len(data):
+                raise ValueError("data out of the file")
+            record = Record(info.key, read_indexed_arrays(data, entry, info, start), info.meta)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is corruption
+            raise CorruptArtifactError(location, str(exc)) from None
+        return record, info
+
+
+class _HDF5Contents:
+    """A bundle read with HDF5 (bundles sealed without an index; ``verify``)."""
+
+    def __init__(self, f: h5py.File, location: str) -> None:
+        self._f, self._location = f, location
+
+    def names(self) -> list[str]:
+        return list(self._f["artifacts"])
+
+    def _group(self, key: str) -> h5py.Group:
+        import h5py
+
+        group = self._f["artifacts"].get(key)
+        if not isinstance(group, h5py.Group):
+            raise KeyError(key)
+        return group
+
+    def info(self, key: str) -> ArtifactInfo:
+        from .format import read_info
+
+        return read_info(self._group(key), key, bundle_member(self._location, key))
+
+    def load(self, key: str) -> tuple[Record, ArtifactInfo]:
+        from .format import read_artifact
+
+        return read_artifact(self._group(key), key, bundle_member(self._location, key))
 
 
 class Bundle:
@@ -55,7 +132,8 @@ class Bundle:
         self.path = Path(path).expanduser().absolute()
         self._bad: set[str] = set()  # keys reported invalid ("" for the whole file)
         self._stat: tuple[int, ...] | None = None  # identity of the file _bad refers to
-        self._sealed: tuple[int, ...] | None = None  # identity of the file whose seal held
+        # identity of the file whose seal held, and its index
+        self._sealed: tuple[tuple[int, ...], dict[str, Any] | None] | None = None
         self._seal_error: tuple[tuple[int, ...], CorruptArtifactError] | None = None
 
     def __repr__(self) -> str:
@@ -74,27 +152,46 @@ class Bundle:
             self._stat = ident
             self._bad.clear()
 
-    def _check_seal(self, fh: io.BufferedReader) -> None:
-        """Check the whole-file seal once per process for an unchanged bundle."""
+    def _check_seal(self, fh: io.BufferedReader) -> dict[str, Any] | None:
+        """Check the whole-file seal and read the index (``None`` without one) once per process
+        for an unchanged bundle."""
         ident = _identity(os.fstat(fh.fileno()))
-        if ident == self._sealed:
-            return
+        if self._sealed is not None and self._sealed[0] == ident:
+            return self._sealed[1]
         if self._seal_error is not None and self._seal_error[0] == ident:
             raise self._seal_error[1]
+        location = str(self.path)
         try:
-            check_seal(fh, str(self.path))
+            seal = read_seal(fh, location)
+            check_payload(fh, seal, location)
+            index = None if seal.index is None else read_index(fh, seal, location)
+            if index is not None:
+                root = index["root"]
+                if root.get("e2c_format") != BUNDLE_FORMAT:
+                    raise CorruptArtifactError(location, "not an e2compile bundle")
+                if root.get("format_version") != BUNDLE_VERSION:
+                    raise UnreadableArtifactError(
+                        location, f"bundle format version {root.get('format_version')}"
+                    )
         except CorruptArtifactError as exc:
             self._seal_error = (ident, exc)
             raise
-        self._sealed = ident
+        self._sealed = (ident, index)
+        return index
 
     @contextlib.contextmanager
-    def _open(self) -> Iterator[h5py.File]:
-        """Open and check the bundle; raises ``FileNotFoundError`` or ``CorruptArtifactError``."""
+    def _open(self, hdf5: bool = False) -> Iterator[_Contents]:
+        """Open and check the bundle, read through its index (with HDF5 when it has none, or
+        when ``hdf5``); raises ``FileNotFoundError`` or ``CorruptArtifactError``."""
         location = str(self.path)
         fh = open_checked(self.path, location)  # closed below, after HDF5
         try:
-            self._check_seal(fh)
+            index = self._check_seal(fh)
+            if index is not None and not hdf5:
+                yield _IndexedContents(fh, index, location)
+                return
+            import h5py
+
             try:
                 f = h5py.File(fh, "r")
             except Exception as exc:  # noqa: BLE001
@@ -106,7 +203,7 @@ class Bundle:
                     raise CorruptArtifactError(location, "not an e2compile bundle")
                 if version != BUNDLE_VERSION:
                     raise UnreadableArtifactError(location, f"bundle format version {version}")
-                yield f
+                yield _HDF5Contents(f, location)
             finally:
                 f.close()
         finally:
@@ -121,8 +218,8 @@ class Bundle:
         """Keys of the bundled artifacts, sorted (empty for a missing or unreadable bundle)."""
         self._check_unchanged()
         try:
-            with self._open() as f:
-                return sorted(k for k in f["artifacts"] if is_key(k))
+            with self._open() as contents:
+                return sorted(k for k in contents.names() if is_key(k))
         except FileNotFoundError:
             return []
         except CorruptArtifactError as exc:
@@ -133,8 +230,8 @@ class Bundle:
         """Every key, sorted; raises :class:`UnavailableLayerError` when the bundle is missing or
         cannot be read whole."""
         try:
-            with self._open() as f:
-                keys = sorted(f["artifacts"])
+            with self._open() as contents:
+                keys = sorted(contents.names())
         except FileNotFoundError:
             raise UnavailableLayerError(str(self.path), "does not exist") from None
         except CorruptArtifactError as exc:
@@ -149,7 +246,7 @@ class Bundle:
         file, not a regular file, no seal, a wrong length; a flipped bit shows at first use."""
         try:
             with open_checked(self.path) as fh:
-                check_seal(fh, str(self.path), full=False)
+                read_seal(fh, str(self.path))
         except FileNotFoundError:
             return "does not exist"
         except CorruptArtifactError as exc:
@@ -173,8 +270,8 @@ class Bundle:
         """Whether the bundle holds ``key`` (not validated)."""
         self._check_unchanged()
         try:
-            with self._open() as f:
-                return key in f["artifacts"]
+            with self._open() as contents:
+                return key in contents.names()
         except (FileNotFoundError, CorruptArtifactError):
             return False
 
@@ -187,19 +284,13 @@ class Bundle:
 
     def load(self, key: str) -> tuple[Record, ArtifactInfo]:
         """Read and validate ``key`` (``KeyError`` if absent, ``CorruptArtifactError`` if bad)."""
-        with self._open() as f:
-            group = f["artifacts"].get(key)
-            if not isinstance(group, h5py.Group):
-                raise KeyError(key)
-            return read_artifact(group, key, bundle_member(self.location, key))
+        with self._open() as contents:
+            return contents.load(key)
 
     def info(self, key: str) -> ArtifactInfo:
         """Validated header of ``key`` (no array data read)."""
-        with self._open() as f:
-            group = f["artifacts"].get(key)
-            if not isinstance(group, h5py.Group):
-                raise KeyError(key)
-            return read_info(group, key, bundle_member(self.location, key))
+        with self._open() as contents:
+            return contents.info(key)
 
     def get(self, key: str) -> Record | None:
         """The validated record of ``key`` or ``None``; invalid entries are reported once."""
@@ -220,30 +311,38 @@ class Bundle:
         return record
 
     def verify(self, quarantine: bool = True) -> Iterator[VerifyResult]:
-        """Validate every bundled artifact (a bundle is read-only: nothing is moved); a missing
-        or unreadable bundle is one failed result."""
+        """Validate every bundled artifact, through the index and again with HDF5, which must
+        agree (a bundle is read-only: nothing is moved); a missing or unreadable bundle is one
+        failed result."""
         del quarantine
-        try:
-            with self._open() as f:
-                keys = sorted(f["artifacts"])
-        except FileNotFoundError:
-            yield VerifyResult(None, str(self.path), False, "does not exist")
-            return
-        except CorruptArtifactError as exc:
-            yield VerifyResult(None, str(self.path), False, exc.reason)
-            return
-        for key in keys:
-            loc = bundle_member(self.location, key)
-            if not is_key(key):
-                yield VerifyResult(None, loc, False, f"malformed key {key!r}")
-                continue
+        with contextlib.ExitStack() as stack:
             try:
-                self.load(key)
-            except (CorruptArtifactError, KeyError) as exc:
-                reason = exc.reason if isinstance(exc, CorruptArtifactError) else "not a group"
-                yield VerifyResult(key, loc, False, reason)
-            else:
-                yield VerifyResult(key, loc, True)
+                contents = stack.enter_context(self._open())
+                stored = stack.enter_context(self._open(hdf5=True))
+                keys = sorted(contents.names())
+                if keys != sorted(stored.names()):
+                    raise CorruptArtifactError(
+                        str(self.path), "the index disagrees with the HDF5 content"
+                    )
+            except FileNotFoundError:
+                yield VerifyResult(None, str(self.path), False, "does not exist")
+                return
+            except CorruptArtifactError as exc:
+                yield VerifyResult(None, str(self.path), False, exc.reason)
+                return
+            for key in keys:
+                loc = bundle_member(self.location, key)
+                if not is_key(key):
+                    yield VerifyResult(None, loc, False, f"malformed key {key!r}")
+                    continue
+                try:
+                    if contents.load(key)[0] != stored.load(key)[0]:
+                        raise CorruptArtifactError(loc, "the index disagrees with the HDF5 content")
+                except (CorruptArtifactError, KeyError) as exc:
+                    reason = exc.reason if isinstance(exc, CorruptArtifactError) else "not a group"
+                    yield VerifyResult(key, loc, False, reason)
+                else:
+                    yield VerifyResult(key, loc, True)
 
     iter_verify = verify
 
@@ -260,6 +359,8 @@ def write_bundle(
     path = Path(path).expanduser().absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     written: set[str] = set()
+
+    from .format import write_artifact, write_sealed  # HDF5: imported by writers only
 
     def fill(f: h5py.File) -> None:
         f.attrs["e2c_format"] = BUNDLE_FORMAT

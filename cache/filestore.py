@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import h5py
-
 if TYPE_CHECKING:
     import filelock
 
@@ -36,18 +34,11 @@ from .errors import (
     UnavailableLayerError,
     UnreadableArtifactError,
 )
-from .format import (
-    ArtifactInfo,
-    create_temp,
-    open_checked,
-    open_sealed,
-    read_artifact,
-    read_info,
-    write_artifact,
-    write_sealed,
-)
+from .files import create_temp
 from .layer import Description, VerifyResult
+from .reader import info_file, load_file, verify_file
 from .record import Record, is_key
+from .sealed import ArtifactInfo
 
 __all__ = ["FileStore", "Entry", "GcReport", "VerifyResult", "TOUCH_INTERVAL_S", "STALE_TEMP_S"]
 # VerifyResult lives in cache.layer with the other types layers share; re-exported here.
@@ -213,8 +204,7 @@ class FileStore:
     def info(self, key: str) -> ArtifactInfo:
         """Validated header of ``key`` (no array data read); raises on a missing or invalid file."""
         path = self.path(key)
-        with self._open(path) as f:
-            return read_info(f, key, str(path))
+        return info_file(path, str(path), key)
 
     def describe(self, key: str) -> Description:
         """The header of ``key`` for a listing (the seal is checked streaming; arrays unread)."""
@@ -238,19 +228,7 @@ class FileStore:
         file.
         """
         path = self.path(key)
-        with self._open(path) as f:
-            return read_artifact(f, key, str(path))
-
-    @contextlib.contextmanager
-    def _open(self, path: Path) -> Iterator[h5py.File]:
-        """Open a regular file of bounded size (:func:`~cache.format.open_checked`), check its
-        seal (streamed), then open it with HDF5: memory stays bounded by what is read from it."""
-        with open_checked(path) as fh:
-            f = open_sealed(fh, str(path))
-            try:
-                yield f
-            finally:
-                f.close()
+        return load_file(path, str(path), key)
 
     def get(self, key: str) -> Record | None:
         """The validated record of ``key``, or ``None`` on a miss.
@@ -297,6 +275,8 @@ class FileStore:
         An invalid file in the way is quarantined first (as by :meth:`get`). ``created``
         (ISO 8601) preserves the creation time of a copied artifact.
         """
+        from .format import write_artifact, write_sealed  # HDF5: imported by writers only
+
         self._require_writable()
         path = self.path(record.key)
         if os.path.lexists(path) and self.get(record.key) is not None:
@@ -368,7 +348,7 @@ class FileStore:
         for entry in self.entries():
             try:
                 ident = _stat_id(entry.path.stat())
-                self.load(entry.key)
+                verify_file(entry.path, str(entry.path), entry.key)
             except FileNotFoundError:
                 continue
             except CorruptArtifactError as exc:

@@ -1,4 +1,4 @@
-"""The HDF5 schema of one artifact: write, read and validate (no pickle, checksummed).
+"""The HDF5 schema of one artifact: write, seal, and read with HDF5 (no pickle, checksummed).
 
 An artifact lives in an HDF5 group (the file root for a single-artifact file, ``/artifacts/<key>``
 inside a bundle). Its attributes:
@@ -15,14 +15,17 @@ inside a bundle). Its attributes:
 ``header_sha256``  SHA-256 of the canonical JSON of all the attributes above
 ================== ==========================================================================
 
-Every file (single artifact or bundle) is **sealed**: its 512-byte HDF5 userblock, which HDF5
-itself ignores, holds ``SEAL_MAGIC``, a seal version, the length and the SHA-256 of everything after
-the userblock. The seal is checked before HDF5 parses a single byte, because the HDF5 library can
-crash the process on corrupted metadata; a truncated or bit-flipped file never reaches it.
-
 Each array is the dataset ``arrays/<name>``: contiguous, uncompressed, little-endian, no timestamps,
 so the same record always produces the same dataset bytes. Unicode arrays are stored as
-variable-length UTF-8 strings; their checksum is over each element's UTF-8 bytes, length-prefixed.
+fixed-length UTF-8 strings (format version 1 used variable-length ones; still read here); their
+checksum is over each element's UTF-8 bytes, length-prefixed.
+
+Every file (single artifact or bundle) is **sealed** (:func:`seal_file`): the dataset
+``/e2c_index`` lists where every header and array lies, and the 512-byte userblock holds the seal
+(the payload's length and SHA-256, the index's place and SHA-256); see :mod:`cache.sealed`, which
+reads artifacts through the index without HDF5. The seal is checked before HDF5 parses a single
+byte, because the HDF5 library can crash the process on corrupted metadata; a truncated or
+bit-flipped file never reaches it.
 """
 
 from __future__ import annotations
@@ -30,22 +33,34 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
-import stat
-import struct
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from .errors import CorruptArtifactError, UnreadableArtifactError
-from .record import Record, canonical_meta_json, is_key, key_for
+from .errors import CorruptArtifactError
+from .files import MAX_FILE_BYTES, create_temp, now_iso, open_checked, prepare_output
+from .record import Record, canonical_meta_json
+from .sealed import (
+    ARTIFACT_FORMAT,
+    FORMAT_VERSION,
+    HEADER_FIELDS,
+    INDEX_DATASET,
+    INDEX_FORMAT,
+    INDEX_VERSION,
+    SEAL_MAGIC,
+    USERBLOCK_SIZE,
+    ArtifactInfo,
+    Seal,
+    array_checksum,
+    check_payload,
+    header_checksum,
+    read_seal,
+    validate_header,
+)
 
 __all__ = [
     "ARTIFACT_FORMAT",
@@ -55,6 +70,7 @@ __all__ = [
     "ArtifactInfo",
     "array_checksum",
     "MAX_FILE_BYTES",
+    "build_index",
     "check_seal",
     "create_temp",
     "open_checked",
@@ -69,75 +85,100 @@ __all__ = [
     "write_sealed",
 ]
 
-ARTIFACT_FORMAT = "e2compile-artifact"
-FORMAT_VERSION = 1
-_STR = h5py.string_dtype("utf-8")
-_HEADER_FIELDS = (
-    "e2c_format",
-    "format_version",
-    "key",
-    "spec",
-    "compiler_version",
-    "created",
-    "meta",
-    "arrays",
-)
-
-
-#: HDF5 userblock size reserved for the seal (the smallest HDF5 allows).
-USERBLOCK_SIZE = 512
-SEAL_MAGIC = b"\x89E2C\r\n\x1a\n"
-SEAL_VERSION = 1
-_SEAL = struct.Struct("<8sIQ32s")  # magic, seal version, payload length, sha256(payload)
 _CHUNK = 1 << 20
-#: The largest file (artifact or bundle) the store opens: anything bigger is refused unread.
-MAX_FILE_BYTES = 1 << 40
+_PLAIN_LAYOUTS = (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT)
 
 
-def open_checked(path: str | os.PathLike[str], location: str | None = None) -> io.BufferedReader:
-    """Open ``path`` for reading if it is a regular file within :data:`MAX_FILE_BYTES`.
+# -- the index and the seal ----------------------------------------------------------------------
 
-    The type and size come from ``fstat`` of the opened descriptor (opened non-blocking, so a FIFO
-    never hangs), so a directory, FIFO, socket or device (``/dev/zero`` behind a symlink) is refused
-    before a byte is read. Raises ``FileNotFoundError``, :class:`UnreadableArtifactError` (no
-    permission) or :class:`CorruptArtifactError`.
-    """
-    location = str(path) if location is None else location
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise
-    except PermissionError as exc:
-        raise UnreadableArtifactError(location, f"cannot read: {exc}") from None
-    except IsADirectoryError:
-        raise CorruptArtifactError(location, "a directory, not a regular file") from None
-    except OSError as exc:
-        raise CorruptArtifactError(location, f"cannot open: {exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = (
-                "a directory" if stat.S_ISDIR(st.st_mode)
-                else "a FIFO" if stat.S_ISFIFO(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-                else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "not a file"
-            )  # fmt: skip
-            raise CorruptArtifactError(location, f"{kind}, not a regular file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise CorruptArtifactError(
-                location, f"{st.st_size} bytes, above the format's bound of {MAX_FILE_BYTES}"
-            )
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+
+def _attr_value(value: Any) -> Any:
+    """An HDF5 attribute as the index stores it: str and int as such, anything else tagged
+    with its type so that header validation rejects it as the HDF5 reader would."""
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return {"type": "bytes"}
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return {"type": type(value).__name__}
+
+
+def _dataset_entry(ds: h5py.Dataset) -> dict[str, Any]:
+    """Where and how a dataset's data lies; ``plain`` when readable as raw bytes at ``offset``."""
+    dsid = ds.id
+    entry: dict[str, Any] = {"object": "dataset", "shape": list(ds.shape or ())}
+    info = h5py.check_string_dtype(ds.dtype)
+    if info is not None:
+        if info.length is None:
+            entry.update(dtype="|O", plain=False)
+            return entry
+        entry.update(dtype=f"|S{info.length}", encoding=info.encoding)
+    else:
+        entry["dtype"] = ds.dtype.str
+    dcpl = dsid.get_create_plist()
+    entry["plain"] = bool(
+        ds.shape is not None
+        and dcpl.get_layout() == h5py.h5d.CONTIGUOUS
+        and not dcpl.get_nfilters()
+        and not dcpl.get_external_count()
+    )
+    entry["nbytes"] = int(dsid.get_storage_size())
+    offset = dsid.get_offset() if entry["nbytes"] else None
+    entry["offset"] = None if offset is None else int(offset)
+    return entry
+
+
+def _group_entry(group: h5py.Group) -> dict[str, Any]:
+    entry: dict[str, Any] = {"attrs": {k: _attr_value(v) for k, v in group.attrs.items()}}
+    data = group.get("arrays")
+    if isinstance(data, h5py.Group):
+        objects: dict[str, Any] = {}
+
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset):
+                objects[name] = _dataset_entry(obj)
+            else:
+                objects[name] = {"object": "group" if isinstance(obj, h5py.Group) else "other"}
+
+        data.visititems(visit)
+        entry["arrays"] = objects
+    return entry
+
+
+def build_index(f: h5py.File) -> dict[str, Any]:
+    """The index of an open file (see :mod:`cache.sealed`): the root's attributes, and for each
+    artifact group (the root of a single-artifact file, each ``/artifacts/<key>`` of a bundle)
+    its attributes and the place of every dataset under its ``arrays`` group."""
+    root = {k: _attr_value(v) for k, v in f.attrs.items()}
+    artifacts: dict[str, Any] = {}
+    if "e2c_format" in f.attrs and "arrays" in f:
+        artifacts["/"] = _group_entry(f)
+    top = f.get("artifacts")
+    if isinstance(top, h5py.Group):
+        for name, group in top.items():
+            if isinstance(group, h5py.Group):
+                artifacts[f"/artifacts/{name}"] = _group_entry(group)
+    return {"format": INDEX_FORMAT, "version": INDEX_VERSION, "root": root, "artifacts": artifacts}
 
 
 def seal_file(path: str | os.PathLike[str]) -> None:
-    """Write the seal of a closed HDF5 file created with ``userblock_size=USERBLOCK_SIZE``."""
+    """Index and seal a closed HDF5 file created with ``userblock_size=USERBLOCK_SIZE``.
+
+    The index is derived from the file's HDF5 content (replacing any earlier one), so a file
+    edited with HDF5 and sealed again is read through the index as what it now holds.
+    """
+    with h5py.File(path, "r+", locking=False) as f:
+        if INDEX_DATASET in f:
+            del f[INDEX_DATASET]
+        raw = canonical_meta_json(build_index(f)).encode("utf-8")
+        ds = f.create_dataset(
+            INDEX_DATASET, data=np.frombuffer(raw, dtype=np.uint8), track_times=False
+        )
+        index = (int(ds.id.get_offset()), len(raw), hashlib.sha256(raw).digest())
     with open(path, "r+b") as fh:
         fh.seek(USERBLOCK_SIZE)
         h = hashlib.sha256()
@@ -146,32 +187,9 @@ def seal_file(path: str | os.PathLike[str]) -> None:
             h.update(chunk)
             length += len(chunk)
         fh.seek(0)
-        fh.write(_SEAL.pack(SEAL_MAGIC, SEAL_VERSION, length, h.digest()))
+        fh.write(Seal(2, length, h.digest(), index).pack().ljust(USERBLOCK_SIZE, b"\0"))
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def create_temp(directory: Path, name: str) -> Path:
-    """Create an empty temporary file ``.<name>.*.tmp`` in ``directory`` (the pattern that
-    ``gc`` removes when stale); ``OSError`` when the directory is not writable."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        os.close(fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return tmp
-
-
-def prepare_output(path: str | os.PathLike[str]) -> Path:
-    """Create the parent directories of an output file and check that a file can be created
-    there now (``OSError`` otherwise), so a long job fails before it starts, not after."""
-    path = Path(path).expanduser().absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    create_temp(path.parent, path.name).unlink()
-    return path
 
 
 def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> None:
@@ -192,42 +210,14 @@ def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> No
 
 
 def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str, full: bool = True) -> None:
-    """Check the seal of an open binary file (read from its start); raise if it does not hold.
+    """Check the seal of an open binary file; raise if it does not hold.
 
     ``full=False`` checks only the seal's header and the file's length (cheap: no hashing), which
     catches a missing seal and truncation but not a flipped bit.
     """
-    fh.seek(0)
-    head = fh.read(USERBLOCK_SIZE)
-    if len(head) < USERBLOCK_SIZE:
-        raise CorruptArtifactError(location, "truncated (shorter than the seal)")
-    magic, version, length, digest = _SEAL.unpack_from(head)
-    if magic != SEAL_MAGIC:
-        raise CorruptArtifactError(location, "no e2compile seal (not an artifact file)")
-    if version != SEAL_VERSION:
-        raise UnreadableArtifactError(location, f"seal version {version}")
-    if head[_SEAL.size :].count(0) != USERBLOCK_SIZE - _SEAL.size:
-        raise CorruptArtifactError(location, "damaged seal (padding is not zero)")
-    if not full:
-        seen = fh.seek(0, os.SEEK_END) - USERBLOCK_SIZE
-        if seen != length:
-            raise CorruptArtifactError(
-                location, f"truncated or extended: {seen} bytes, sealed {length}"
-            )
-        fh.seek(0)
-        return
-    h = hashlib.sha256()
-    seen = 0
-    while chunk := fh.read(_CHUNK):
-        h.update(chunk)
-        seen += len(chunk)
-    if seen != length:
-        raise CorruptArtifactError(
-            location, f"truncated or extended: {seen} bytes, sealed {length}"
-        )
-    if h.digest() != digest:
-        raise CorruptArtifactError(location, "file checksum mismatch (bit rot or tampering)")
-    fh.seek(0)
+    seal = read_seal(fh, location)
+    if full:
+        check_payload(fh, seal, location)
 
 
 def open_sealed_bytes(data: bytes, location: str) -> h5py.File:
@@ -245,66 +235,18 @@ def open_sealed(fh: io.BufferedIOBase | io.BytesIO, location: str) -> h5py.File:
         raise CorruptArtifactError(location, f"not a readable HDF5 file: {exc}") from None
 
 
-def now_iso() -> str:
-    """The current UTC time as ISO 8601 with a ``Z`` suffix, to the microsecond."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def array_checksum(arr: np.ndarray) -> str:
-    """SHA-256 of an array's canonical bytes (UTF-8 length-prefixed elements for unicode arrays)."""
-    h = hashlib.sha256()
-    if arr.dtype.kind == "U":
-        for item in arr.reshape(-1).tolist():
-            data = item.encode("utf-8")
-            h.update(struct.pack("<Q", len(data)))
-            h.update(data)
-    else:
-        h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))  # no copy of the data
-    return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class ArtifactInfo:
-    """The validated header of a stored artifact (everything but the array data)."""
-
-    key: str
-    spec: str
-    compiler_version: str
-    created: str
-    format_version: int
-    meta: dict[str, Any]
-    arrays: dict[str, dict[str, Any]]
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the arrays' data, from the manifest (nothing is read)."""
-        total = 0
-        for entry in self.arrays.values():
-            count = 1
-            for n in entry["shape"]:
-                count *= n
-            total += count * np.dtype(entry["dtype"]).itemsize
-        return total
-
-    @property
-    def created_timestamp(self) -> float:
-        """``created`` as a POSIX timestamp."""
-        text = self.created.replace("Z", "+00:00")
-        return datetime.fromisoformat(text).timestamp()
-
-
-def _header_checksum(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_meta_json(fields).encode("utf-8")).hexdigest()
-
-
 def write_artifact(group: h5py.Group, record: Record, created: str | None = None) -> None:
     """Write ``record`` into the (empty) HDF5 ``group``."""
     manifest = {}
     data = group.create_group("arrays", track_order=False)
     for name, arr in record.arrays.items():
         if arr.dtype.kind == "U":
-            values = np.array([s.encode("utf-8") for s in arr.reshape(-1).tolist()], dtype=object)
-            data.create_dataset(name, data=values.reshape(arr.shape), dtype=_STR, track_times=False)
+            # numpy strings never end in NUL, so NUL padding loses nothing
+            items = [s.encode("utf-8") for s in arr.reshape(-1).tolist()]
+            width = max((len(item) for item in items), default=1) or 1
+            dtype = h5py.string_dtype("utf-8", width)
+            values = np.array(items, dtype=dtype).reshape(arr.shape)
+            data.create_dataset(name, data=values, track_times=False)
         else:
             data.create_dataset(name, data=arr, track_times=False)
         manifest[name] = {
@@ -322,76 +264,9 @@ def write_artifact(group: h5py.Group, record: Record, created: str | None = None
         "meta": canonical_meta_json(record.meta),
         "arrays": canonical_meta_json(manifest),
     }
-    for name in _HEADER_FIELDS:
+    for name in HEADER_FIELDS:
         group.attrs[name] = fields[name]
-    group.attrs["header_sha256"] = _header_checksum(fields)
-
-
-def _attr(attrs: h5py.AttributeManager, name: str, kind: type) -> Any:
-    if name not in attrs:
-        raise ValueError(f"missing attribute {name!r}")
-    value = attrs[name]
-    if kind is int:
-        if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
-            return int(value)
-    elif kind is str:
-        if isinstance(value, bytes):
-            return value.decode("utf-8")
-        if isinstance(value, str):
-            return value
-    raise ValueError(
-        f"attribute {name!r} has type {type(value).__name__}, expected {kind.__name__}"
-    )
-
-
-def _read_info(group: h5py.Group, expected_key: str | None, location: str | None) -> ArtifactInfo:
-    attrs = group.attrs
-    fmt = _attr(attrs, "e2c_format", str)
-    if fmt != ARTIFACT_FORMAT:
-        raise ValueError(f"not an e2compile artifact (e2c_format={fmt!r})")
-    version = _attr(attrs, "format_version", int)
-    if version != FORMAT_VERSION:
-        raise UnreadableArtifactError(
-            _location(group, location),
-            f"format version {version} (this code reads {FORMAT_VERSION})",
-        )
-    fields = {
-        name: _attr(attrs, name, int if name == "format_version" else str)
-        for name in _HEADER_FIELDS
-    }
-    if _attr(attrs, "header_sha256", str) != _header_checksum(fields):
-        raise ValueError("header checksum mismatch")
-    key, spec = fields["key"], fields["spec"]
-    if not is_key(key) or key_for(spec) != key:
-        raise ValueError(f"stored key {key!r} is not sha256 of the stored spec")
-    if expected_key is not None and key != expected_key:
-        raise ValueError(f"artifact of key {key} stored under key {expected_key}")
-    meta = json.loads(fields["meta"])
-    if not isinstance(meta, dict) or meta.get("spec") != spec:
-        raise ValueError("meta['spec'] differs from the spec attribute")
-    if str(meta.get("compiler_version", "")) != fields["compiler_version"]:
-        raise ValueError("meta['compiler_version'] differs from the compiler_version attribute")
-    manifest = json.loads(fields["arrays"])
-    if not isinstance(manifest, dict):
-        raise ValueError("malformed array manifest")
-    for name, entry in manifest.items():
-        if (
-            not isinstance(entry, dict)
-            or set(entry) != {"dtype", "shape", "sha256"}
-            or not isinstance(entry["shape"], list)
-            or not all(isinstance(n, int) and n >= 0 for n in entry["shape"])
-            or np.dtype(entry["dtype"]).kind not in "biufcU"
-        ):
-            raise ValueError(f"malformed manifest entry for array {name!r}")
-    return ArtifactInfo(
-        key=key,
-        spec=spec,
-        compiler_version=fields["compiler_version"],
-        created=fields["created"],
-        format_version=version,
-        meta=meta,
-        arrays=manifest,
-    )
+    group.attrs["header_sha256"] = header_checksum(fields)
 
 
 def _location(group: h5py.Group, location: str | None = None) -> str:
@@ -407,20 +282,12 @@ def _location(group: h5py.Group, location: str | None = None) -> str:
 def read_info(
     group: h5py.Group, expected_key: str | None = None, location: str | None = None
 ) -> ArtifactInfo:
-    """Read and validate an artifact's header (no array data is read).
+    """Read and validate an artifact's header with HDF5 (no array data is read).
 
     ``location`` names the artifact in errors (default: the HDF5 file and group names).
     Raises :class:`CorruptArtifactError` (or its subclass :class:`UnreadableArtifactError`).
     """
-    try:
-        return _read_info(group, expected_key, location)
-    except CorruptArtifactError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure to parse is corruption
-        raise CorruptArtifactError(_location(group, location), f"invalid header: {exc}") from None
-
-
-_PLAIN_LAYOUTS = (h5py.h5d.CONTIGUOUS, h5py.h5d.COMPACT)
+    return validate_header(group.attrs, expected_key, _location(group, location))
 
 
 def _read_array(dsid: h5py.h5d.DatasetID, entry: dict[str, Any]) -> np.ndarray:
@@ -433,10 +300,11 @@ def _read_array(dsid: h5py.h5d.DatasetID, entry: dict[str, Any]) -> np.ndarray:
     if dtype.kind == "U":
         ds = h5py.Dataset(dsid)
         info = h5py.check_string_dtype(ds.dtype)
-        if info is None or info.encoding != "utf-8" or info.length is not None:
-            raise ValueError(f"dtype {ds.dtype} is not variable-length UTF-8")
+        if info is None or info.encoding != "utf-8":
+            raise ValueError(f"dtype {ds.dtype} is not UTF-8")
         raw = np.asarray(ds[()], dtype=object).reshape(-1)
-        arr = np.array([b.decode("utf-8") for b in raw.tolist()], dtype=dtype).reshape(shape)
+        arr = np.array([bytes(b).decode("utf-8") for b in raw.tolist()], dtype=dtype)
+        arr = arr.reshape(shape)
     else:
         if dsid.dtype != dtype:
             raise ValueError(f"dtype {dsid.dtype} != {dtype}")
@@ -496,3 +364,25 @@ def read_artifact(
     except Exception as exc:  # noqa: BLE001 - any failure to read is corruption
         raise CorruptArtifactError(_location(group, location), str(exc)) from None
     return record, info
+
+
+def load_with_hdf5(
+    fh: io.BufferedIOBase | io.BytesIO, location: str, expected_key: str | None = None
+) -> tuple[Record, ArtifactInfo]:
+    """Check the seal of the open single-artifact file ``fh`` and read it with HDF5."""
+    f = open_sealed(fh, location)
+    try:
+        return read_artifact(f, expected_key, location)
+    finally:
+        f.close()
+
+
+def info_with_hdf5(
+    fh: io.BufferedIOBase | io.BytesIO, location: str, expected_key: str | None = None
+) -> ArtifactInfo:
+    """Check the seal of the open single-artifact file ``fh`` and read its header with HDF5."""
+    f = open_sealed(fh, location)
+    try:
+        return read_info(f, expected_key, location)
+    finally:
+        f.close()

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .format import ArtifactInfo
 from .record import Record
+from .sealed import ArtifactInfo
 
 __all__ = ["Description", "Layer", "VerifyResult", "WritableLayer", "bundle_member"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheError
-from .format import create_temp
+from .files import create_temp
 from .record import is_key, key_for
 
 __all__ = [

@@ -3,7 +3,7 @@
 ``https://host/store`` (a directory laid out as ``<key[:2]>/<key>.h5``) or
 ``https://host/models.h5`` (a bundle; ``.h5``/``.hdf5``), or the same under any protocol ``fsspec``
 has installed (``s3://``, ``gs://``, …). Nothing is fetched until an artifact is needed. A fetched
-file goes to a local temporary file (never more than :data:`~cache.format.MAX_FILE_BYTES`) and is
+file goes to a local temporary file (never more than :data:`~cache.files.MAX_FILE_BYTES`) and is
 validated exactly like a local one (seal, header, key, checksums) before use; ``Store`` then copies
 the record into its writable root, so the next lookup is local. A bundle is fetched whole, once
 per process.
@@ -28,17 +28,12 @@ from typing import Any
 
 from .bundle import Bundle
 from .errors import CorruptArtifactError, LayerWarning, UnavailableLayerError
+from .files import MAX_FILE_BYTES
 from .filestore import warn_invalid
-from .format import (
-    MAX_FILE_BYTES,
-    ArtifactInfo,
-    open_checked,
-    open_sealed,
-    read_artifact,
-    read_info,
-)
 from .layer import Description, VerifyResult, bundle_member
+from .reader import info_file, load_file
 from .record import Record, is_key
+from .sealed import ArtifactInfo
 
 __all__ = ["RemoteLayer", "DEFAULT_TIMEOUT_S"]
 
@@ -172,19 +167,14 @@ class RemoteLayer:
             raise ValueError(f"malformed key {key!r}: expected 64 lowercase hex digits")
         if self.is_bundle:
             return self._local_bundle().load(key)
-        return self._read_fetched(key, read_artifact)
+        return self._read_fetched(key, load_file)
 
     def _read_fetched(self, key: str, reader: Callable[..., Any]) -> Any:
         """Fetch the file of ``key``, check its type, size and seal, and apply ``reader``."""
         path = self._fetch(f"{key[:2]}/{key}.h5")
         location = self._member(key)
         try:
-            with open_checked(path, location) as fh:
-                f = open_sealed(fh, location)
-                try:
-                    return reader(f, key, location)
-                finally:
-                    f.close()
+            return reader(path, location, key)
         finally:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -270,7 +260,7 @@ class RemoteLayer:
                 return Description(key, self._member(key), self.url, self.kind, None, None,
                                    exc.reason)  # fmt: skip
         try:
-            info, reason = self._read_fetched(key, read_info), ""
+            info, reason = self._read_fetched(key, info_file), ""
         except (CorruptArtifactError, UnavailableLayerError) as exc:
             info, reason = None, exc.reason
         except FileNotFoundError:

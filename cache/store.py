@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
-
 if TYPE_CHECKING:
     import filelock
 
@@ -39,8 +37,8 @@ from .errors import (
     StoreWriteWarning,
     UnavailableLayerError,
 )
+from .files import create_temp
 from .filestore import FileStore, GcReport
-from .format import create_temp
 from .layer import Description, Layer, VerifyResult
 from .record import Record
 
@@ -68,6 +66,8 @@ def default_root() -> Path:
     env = os.environ.get(ENV_DIR, "").strip()
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when no directory is set (its import is not free)
+
     return Path(platformdirs.user_cache_dir("e2compile", appauthor=False))
 
 

@@ -32,8 +32,10 @@ __all__ = [
     "check_group",
     "check_kernel_size",
     "check_layer_budget",
+    "check_pdo_spec_budget",
     "check_representation_size",
     "check_spec_budget",
+    "estimate_pdo_spec_bytes",
     "estimate_spec_bytes",
     "limit_bytes",
     "max_irreps",
@@ -204,11 +206,29 @@ def _element_bound(
     return n_out_irreps * n_in_irreps * per_ring
 
 
-def estimate_spec_bytes(spec: Any) -> dict[str, int]:
-    """Estimated bytes of a compile of ``spec``: ``"blocks"`` (the compact basis, an upper bound)
-    and ``"changes of basis"`` (both matrices and the inverse)."""
-    points = spec.kernel_size**2
+def _compact_bytes(spec: Any, elements: int) -> dict[str, int]:
+    """Bytes of a compact artifact of at most ``elements`` elements: its blocks and changes of
+    basis."""
     o, i = spec.out_repr.size, spec.in_repr.size
+    return {
+        "blocks": elements * _BLOCK_FLOATS * spec.kernel_size**2 * 8,
+        "changes of basis": (o * o + 2 * i * i) * 8,
+    }
+
+
+def _check_estimate(spec: Any, estimate: dict[str, int], what: str) -> None:
+    """Refuse ``estimate`` (:func:`_compact_bytes`) above the limit, naming the spec's layer."""
+    order = f", maximum_order={dict(spec.options)['maximum_order']}" if spec.kind == "pdo" else ""
+    size = f"{spec.out_repr.size}x{spec.in_repr.size}"
+    check_budget(
+        sum(estimate.values()),
+        f"{what} ({spec.family}, N={spec.N}, {size}, kernel_size={spec.kernel_size}{order})",
+    )
+
+
+def estimate_spec_bytes(spec: Any) -> dict[str, int]:
+    """Estimated bytes of a compile of a kernel spec: ``"blocks"`` (the compact basis, an upper
+    bound) and ``"changes of basis"`` (both matrices and the inverse)."""
     bound = _element_bound(
         spec.family,
         spec.N,
@@ -218,32 +238,25 @@ def estimate_spec_bytes(spec: Any) -> dict[str, int]:
         len(spec.out_repr.irreps),
         len(spec.in_repr.irreps),
     )
-    return {
-        "blocks": bound * _BLOCK_FLOATS * points * 8,
-        "changes of basis": (o * o + 2 * i * i) * 8,
-    }
+    return _compact_bytes(spec, bound)
 
 
 def check_spec_budget(spec: Any) -> None:
-    """Refuse a spec whose compile would exceed the limits (before anything is built)."""
+    """Refuse a kernel spec whose compile would exceed the limits (before anything is built)."""
     check_kernel_size(spec.kernel_size)
     if spec.kind == "kernel":  # other kinds bring their own estimate
         check_group(spec.family, spec.N, spec.maximum_frequency)
-        estimate = estimate_spec_bytes(spec)
-        what = (
-            f"the compact basis ({spec.family}, N={spec.N}, {spec.out_repr.size}x"
-            f"{spec.in_repr.size}, kernel_size={spec.kernel_size})"
-        )
-        check_budget(sum(estimate.values()), what)
+        _check_estimate(spec, estimate_spec_bytes(spec), "the compact basis")
 
 
-def estimate_pdo_spec_bytes(spec: Any) -> int:
-    """Upper bound on the bytes of the dense sampled basis of a PDO spec.
+def estimate_pdo_spec_bytes(spec: Any) -> dict[str, int]:
+    """Estimated bytes of a compile of a PDO spec, as :func:`estimate_spec_bytes` for kernels:
+    ``"blocks"`` (the compact basis, an upper bound) and ``"changes of basis"``.
 
     A PDO of Laplacian power ``p`` has an angular part of frequency at most
     ``maximum_order - 2p``, so the elements of each power are bounded like the kernel elements of
-    one ring with that frequency cutoff (:func:`_element_bound`); each element is sampled densely,
-    ``out x in x kernel_size^2`` float64 values.
+    one ring with that frequency cutoff (:func:`_element_bound`); each element is one padded 2x2
+    block per grid point.
     """
     options = dict(spec.options)
     order, power = int(options["maximum_order"]), int(options["maximum_power"])
@@ -257,16 +270,11 @@ def estimate_pdo_spec_bytes(spec: Any) -> int:
         len(spec.out_repr.irreps),
         len(spec.in_repr.irreps),
     )
-    return bound * spec.out_repr.size * spec.in_repr.size * spec.kernel_size**2 * 8
+    return _compact_bytes(spec, bound)
 
 
 def check_pdo_spec_budget(spec: Any) -> None:
-    """Refuse a PDO spec whose dense sampled basis would exceed the limit, before it is built."""
+    """Refuse a PDO spec whose compile would exceed the limits (before anything is built)."""
     check_kernel_size(spec.kernel_size)
     check_group(spec.family, spec.N, spec.maximum_frequency)
-    check_budget(
-        float(estimate_pdo_spec_bytes(spec)),
-        f"the sampled PDO basis ({spec.family}, N={spec.N}, "
-        f"{spec.out_repr.size}x{spec.in_repr.size}, kernel_size={spec.kernel_size}, "
-        f"maximum_order={dict(spec.options)['maximum_order']})",
-    )
+    _check_estimate(spec, estimate_pdo_spec_bytes(spec), "the compact PDO basis")

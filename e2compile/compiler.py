@@ -1,9 +1,11 @@
 """``compile(spec)``: turn a :class:`BasisSpec` into a sampled :class:`BasisArtifact`.
 
-The result is a :class:`BasisArtifact`: the basis in compact form (kernels: per element its block
-between two irreps, plus both changes of basis; docs/compact_bases.md) or as a dense float64 array
-``(dim, O, I, k*k)`` (PDOs), one attribute column per property of its elements (the columns of the
-spec's kind), and the expansion of the bias. ``compile`` is a pure function of the spec: the same
+The result is a :class:`BasisArtifact`: the basis in compact form (per element its block between
+two irreps, plus both changes of basis; docs/compact_bases.md; kernels and PDOs alike, assembled by
+:func:`compact_artifact`), one attribute column per property of its elements (the columns of the
+spec's kind), and the expansion of the bias. The dense float64 form ``(dim, O, I, k*k)`` is kept
+for pairs that admit no element and read back from PDO artifacts stored before PDOs became
+compact. ``compile`` is a pure function of the spec: the same
 spec gives bitwise-identical arrays. ``to_record``/``from_record`` convert an artifact to and from
 the store's generic ``(arrays, meta)`` record. How each kind is compiled lives with the kind
 (:mod:`e2compile.kinds`): kernels in :mod:`e2compile.kernels.kind`, PDOs in
@@ -13,13 +15,16 @@ the store's generic ``(arrays, meta)`` record. How each kind is compiled lives w
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .kernels.compact import BLOCK, expand_dense, padded_changes_of_basis
+from .budget import check_budget
+from .kernels.basis import EmptyBasisException
+from .kernels.compact import BLOCK, block_norms, expand_dense, padded_changes_of_basis
+from .kernels.sampling import grid_points
 from .kinds import get_kind, register_kind
 from .specs import ALGORITHM_VERSION, BasisSpec
 
@@ -74,15 +79,15 @@ class BasisArtifact:
             its representation) and ``inner_index`` (index in the irreps-pair basis)).
         bias_basis: float64 ``(O, n_trivial)``: the bias of the output field is
             ``bias_basis @ b`` for one parameter per trivial irrep of the output.
-        blocks, q_out, q_in_inv, out_irrep_sizes, in_irrep_sizes: the compact form (kernels):
+        blocks, q_out, q_in_inv, out_irrep_sizes, in_irrep_sizes: the compact form:
             ``blocks`` float64 ``(dim, 2, 2, k*k)``, each element sampled between its two irreps
             (top-left ``d_out x d_in`` corner), the output change of basis ``(O, O)``, the inverse
             of the input one ``(I, I)`` and the sizes of the irreps of both representations;
             element ``n`` is ``q_out[:, o_n] @ blocks[n] @ q_in_inv[i_n, :]``. ``None`` for a
             dense artifact.
         basis: float64 ``(dim, O, I, k*k)``, grid points row-major from the top-left: stored for a
-            dense artifact (e.g. PDOs), expanded on every access for a compact one (prefer
-            :meth:`dense_basis`).
+            dense artifact (``dim == 0``, or a PDO artifact stored before PDOs became compact),
+            expanded on every access for a compact one (prefer :meth:`dense_basis`).
     """
 
     _COMPACT = ("blocks", "q_out", "q_in_inv", "out_irrep_sizes", "in_irrep_sizes")
@@ -373,8 +378,6 @@ def sample_or_empty(
 ) -> BasisArtifact:
     """Build the spec's group and representations and ``sample(spec, group, in, out)``; a pair
     that admits no element (``EmptyBasisException``) gives :func:`empty_artifact`."""
-    from .kernels.basis import EmptyBasisException
-
     group, in_repr, out_repr = spec.build_representations()
     try:
         return sample(spec, group, in_repr, out_repr)
@@ -427,7 +430,69 @@ def element_scales(squared: np.ndarray, out_sizes: np.ndarray) -> tuple[np.ndarr
     return scale, squared / scale**2 > _DROP_THRESHOLD
 
 
-def irrep_attributes(columns: dict[str, np.ndarray], selected: np.ndarray) -> dict[str, Any]:
+def compact_artifact(
+    spec: BasisSpec,
+    group: Any,
+    in_repr: Any,
+    out_repr: Any,
+    columns: Mapping[str, np.ndarray],
+    keep: np.ndarray,
+    sample_blocks: Callable[[np.ndarray], np.ndarray],
+    kind_columns: Callable[[np.ndarray], dict[str, np.ndarray]],
+) -> BasisArtifact:
+    """The compact artifact of a basis whose elements each live in one irreps block: the one
+    assembly of every such kind (kernels, PDOs; docs/compact_bases.md).
+
+    Args:
+        spec, group, in_repr, out_repr: the spec and what :func:`sample_or_empty` built from it.
+        columns: the basis's attribute columns, one row per element: the source columns of
+            :data:`IRREP_COLUMNS` (:func:`irrep_attributes`) and ``shape`` (``(d_out, d_in)``).
+        keep: boolean mask of the elements to sample.
+        sample_blocks: ``sample_blocks(points)`` samples the kept elements between their irreps
+            on the spec's grid points ``(2, P)``: float64 ``(n_kept, 2, 2, P)`` (scaled in place).
+        kind_columns: ``kind_columns(selected)``, the kind's own attribute columns of the rows
+            ``selected`` (indices into ``columns``) that survive.
+
+    The blocks' size is checked against the limit before they are sampled; each element is then
+    divided by its norm through both changes of basis (from 2x2 Gram matrices, never formed)
+    and vanishing elements are dropped (:func:`element_scales`). Raises
+    ``EmptyBasisException`` when every element vanishes.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    check_budget(int(keep.sum()) * BLOCK * BLOCK * spec.kernel_size**2 * 8, "the sampled blocks")
+    blocks = sample_blocks(grid_points(spec.kernel_size, spec.dilation))
+    fixed = {
+        "q_out": spec.out_repr.matrix(),
+        "q_in_inv": np.linalg.inv(spec.in_repr.matrix()),
+        "out_irrep_sizes": [group.irreps[n].size for n in out_repr.irreps],
+        "in_irrep_sizes": [group.irreps[n].size for n in in_repr.irreps],
+    }
+    qo_pad, qi_pad = padded_changes_of_basis(
+        fixed["q_out"], fixed["out_irrep_sizes"], fixed["q_in_inv"], fixed["in_irrep_sizes"]
+    )
+    squared = block_norms(
+        blocks,
+        columns["out_irrep_position"][keep],
+        columns["in_irrep_position"][keep],
+        qo_pad,
+        qi_pad,
+    )
+    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
+    scale, survive = element_scales(squared, out_sizes)
+    blocks /= scale[:, None, None, None]
+    if not survive.any():
+        raise EmptyBasisException("every basis element vanishes on the sampling grid")
+    selected = np.flatnonzero(keep)[survive]
+    return BasisArtifact(
+        spec=spec,
+        blocks=blocks if survive.all() else blocks[survive],
+        attributes={**kind_columns(selected), **irrep_attributes(columns, selected)},
+        bias_basis=bias_basis(spec, group, out_repr),
+        **fixed,
+    )
+
+
+def irrep_attributes(columns: Mapping[str, np.ndarray], selected: np.ndarray) -> dict[str, Any]:
     """The :data:`IRREP_COLUMNS` of the ``selected`` rows of a basis's attribute columns.
 
     ``s`` and ``offset`` are ``None`` where an irreps pair has no such index; they are stored as

@@ -385,7 +385,7 @@ def compile_job(
     before anything is compiled, never after.
     """
     from cache import transfer
-    from cache.format import prepare_output
+    from cache.files import prepare_output
     from cache.manifest import write_manifest
     from e2compile import __version__
 

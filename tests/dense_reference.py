@@ -1,8 +1,9 @@
-"""The dense sampling pipeline of algorithm version 1, kept as the oracle of the compact form.
+"""The dense sampling pipelines of before the compact form: the oracles of compact artifacts.
 
-It samples every element as a dense ``(O, I, P)`` array through the changes of basis, exactly as
-the compiler did before artifacts became compact, and normalises and drops elements with the same
-rule. Tests compare the compact artifacts and the layers' expanded filters against it.
+They sample every element as a dense ``(O, I, P)`` array through the changes of basis, exactly as
+the compiler did before artifacts became compact (kernels: algorithm version 1; PDOs: until they
+became compact in version 2), and normalise and drop elements with the same rule. Tests compare
+the compact artifacts and the layers' expanded filters against them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from e2compile.compiler import _DROP_THRESHOLD, _ZERO_NORM, _ZERO_VARIANCE
+from e2compile.diffops.kind import pdo_basis
 from e2compile.kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
 from e2compile.kernels.kind import _angular_basis
 from e2compile.kernels.sampling import grid_points
 
 
 def dense_basis(spec) -> np.ndarray:
-    """``(dim, O, I, k*k)`` float64: the basis of ``spec`` as version 1 sampled it."""
+    """``(dim, O, I, k*k)`` float64: the basis of ``spec`` (either kind) as it was sampled
+    densely."""
+    if spec.kind == "pdo":
+        return _dense_pdo_basis(spec)
     group, in_repr, out_repr = spec.build_representations()
     o, i = spec.out_repr.size, spec.in_repr.size
     empty = np.zeros((0, o, i, spec.kernel_size**2))
@@ -36,7 +41,30 @@ def dense_basis(spec) -> np.ndarray:
     if not keep.any():
         return empty
     sampled = basis.sample_stacked(grid_points(spec.kernel_size, spec.dilation), keep)
-    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
+    return _normalise(sampled, columns["shape"][keep])
+
+
+def _dense_pdo_basis(spec) -> np.ndarray:
+    """The PDO basis sampled through the changes of basis (``TensorBasis`` without
+    ``irreps_blocks``: dense polynomial coefficients ``(O, I, n + 1)`` per element)."""
+    _, in_repr, out_repr = spec.build_representations()
+    o, i = spec.out_repr.size, spec.in_repr.size
+    empty = np.zeros((0, o, i, spec.kernel_size**2))
+    try:
+        basis = pdo_basis(spec, in_repr, out_repr, irreps_blocks=False)
+    except EmptyBasisException:
+        return empty
+    columns = basis.attribute_columns()
+    keep = columns["order"] <= dict(spec.options)["maximum_order"]
+    if not keep.any():
+        return empty
+    sampled = basis.sample_stacked(grid_points(spec.kernel_size, spec.dilation), keep)
+    return _normalise(sampled, columns["shape"][keep])
+
+
+def _normalise(sampled: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """Each element divided by ``sqrt(sum_p ||B(p)||_F^2 / d_out)``; vanishing ones dropped."""
+    out_sizes = np.array([shape[0] for shape in shapes], dtype=np.float64)
     variance = np.einsum("boip,boip->b", sampled, sampled) / out_sizes
     variance[variance < _ZERO_VARIANCE] = 0.0
     scale = np.sqrt(variance)

@@ -13,8 +13,10 @@ Signature::
 
 * ``in_type`` / ``out_type`` default to ``module.in_type`` / ``module.out_type``.
 * ``elements`` defaults to the grid-exact testing elements of ``in_type`` (multiples of 90
-  degrees and axis flips: exact up to float round-off). Other elements resample the grid (bicubic),
-  so pass a tolerance that covers the interpolation error (and use ``mask=True``).
+  degrees and axis flips: exact up to float round-off), or with ``fibers_only`` to all its testing
+  elements. A default that leaves only the identity of a non-trivial group (C3, C5, ...) is an
+  error: such a check would test nothing. Other elements resample the grid (bicubic), so pass a
+  tolerance that covers the interpolation error (and use ``mask=True``).
 * ``spatial``: side of the random input (int or ``(H, W)``); default: the module's own choice
   (the smallest size from 9 on where strided windows cover the grid symmetrically).
 * ``fibers_only``: compare with ``transform_fibers`` (no grid motion), for maps that act per pixel.
@@ -66,7 +68,18 @@ def assert_equivariant(
     in_type = in_type if in_type is not None else module.in_type
     out_type = out_type if out_type is not None else module.out_type
     if elements is None:
-        elements = grid_exact_elements(in_type.gspace)
+        gspace = in_type.gspace
+        # fibre-only maps have no grid to move: every testing element is exact for them
+        elements = gspace.testing_elements if fibers_only else grid_exact_elements(gspace)
+        elements = list(elements)
+        group = gspace.fibergroup
+        identity = group.identity
+        if group.order() != 1 and all(group.equal(g, identity) for g in elements):
+            raise AssertionError(
+                f"assert_equivariant: only the identity of {group.name} is exact on the grid, "
+                "so the default check tests nothing; pass elements= (with a tolerance for the "
+                "interpolation) or fibers_only=True"
+            )
     elements = list(elements)
     assert elements, "assert_equivariant: no group element to test"
     if x is None:

@@ -154,7 +154,7 @@ def test_file_schema(tmp_path):
     store.put(rec)
     with h5py.File(store.path(rec.key), "r") as f:
         assert f.attrs["e2c_format"] == "e2compile-artifact"
-        assert f.attrs["format_version"] == 1
+        assert f.attrs["format_version"] == 2
         assert f.attrs["key"] == rec.key and f.attrs["spec"] == rec.spec
         assert f.attrs["compiler_version"] == "1"
         manifest = json.loads(f.attrs["arrays"])
@@ -164,7 +164,8 @@ def test_file_schema(tmp_path):
         )
         ds = f["arrays/basis"]
         assert ds.chunks is None and ds.compression is None
-        assert h5py.check_string_dtype(f["arrays/attributes/in_irrep"].dtype).encoding == "utf-8"
+        string = h5py.check_string_dtype(f["arrays/attributes/in_irrep"].dtype)
+        assert string.encoding == "utf-8" and string.length == len("irrep_0")  # fixed length
         assert f["arrays/attributes/out_irrep"].asstr()[0] == "irrép_0,1"
 
 

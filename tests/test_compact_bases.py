@@ -1,9 +1,11 @@
-"""Compact (factored) artifacts against the dense pipeline of algorithm version 1.
+"""Compact (factored) artifacts against the dense pipelines of before (kernels and PDOs).
 
 The expanded filters of layers built from compact artifacts must equal the dense expansion of
 before (``tests/dense_reference.py``) with the same weights, on every gspace family, mixed field
 types, quotient and induced representations, dilation, basis filters and transposed convolution;
-every runtime path (dense, compact with either change of basis first) must agree.
+every runtime path (dense, compact with either change of basis first) must agree. PDO artifacts
+(every discretisation) expand to the dense PDO basis of before, and PDO artifacts stored dense
+before they became compact are still read.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dense_reference import dense_basis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cache import Record
 from e2compile import gspaces
 from e2compile.compiler import BasisArtifact, compile
 from e2compile.kernels import compact
-from e2compile.specs import kernel_spec
-from runtime import nn
+from e2compile.specs import kernel_spec, pdo_spec
+from runtime import bases, nn
 from runtime.nn.modules.conv import functional as F
 from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
 
@@ -265,3 +268,88 @@ def test_cost_model_paths_and_bad_force_path(monkeypatch):
     monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", "in_first")
     with pytest.raises(ValueError, match="force_path"):
         nn.R2Conv(regular, regular, 3)
+
+
+# ------------------------------------------------------------------------------------ PDOs
+PDO_METHODS = {
+    "fd": {},
+    "rbffd": {"method": "rbffd"},
+    "gauss": {"method": "gauss", "smoothing": 1.0},
+}
+PDO_GRIDS = [
+    {"kernel_size": 5},
+    {"kernel_size": 3, "dilation": 2},
+    {"kernel_size": 5, "maximum_order": 3, "maximum_power": 1, "angle_offset": 0.3},
+]
+
+
+@pytest.mark.parametrize("method", PDO_METHODS)
+@pytest.mark.parametrize("space", SPACES)
+def test_compact_pdo_artifacts_expand_to_the_dense_basis(space, method):
+    gs = SPACES[space]()
+    in_type, out_type = _types(gs)
+    ins = {r.name: r for r in in_type.representations}.values()
+    outs = {r.name: r for r in out_type.representations}.values()
+    compared = 0
+    for grid in PDO_GRIDS:
+        for in_repr in ins:
+            for out_repr in outs:
+                spec = pdo_spec(gs, in_repr, out_repr, **grid, **PDO_METHODS[method])
+                artifact = compile(spec)
+                want = dense_basis(spec)
+                assert artifact.dim == want.shape[0], (grid, in_repr, out_repr)
+                if want.size:
+                    assert artifact.compact and artifact.blocks.shape[0] == artifact.dim
+                    got = artifact.dense_basis()
+                    assert np.abs(got - want).max() <= 1e-6 * np.abs(want).max()
+                    compared += 1
+    assert compared >= len(PDO_GRIDS)
+
+
+@pytest.mark.parametrize("path", [None, "dense", "compact"])
+@pytest.mark.parametrize("space", SPACES)
+def test_pdo_filters_equal_the_dense_expansion(space, path, monkeypatch):
+    monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", path)
+    gs = SPACES[space]()
+    in_type, out_type = _types(gs)
+    for kwargs in ({"kernel_size": 5}, {"kernel_size": 3, "dilation": 2, "smoothing": 1.0}):
+        layer = nn.R2Diffop(in_type, out_type, **kwargs)
+        blocks = [b for b in layer.basisexpansion.blocks if b.dimension()]
+        assert path is None or all(b.path == path for b in blocks)
+        filt, _ = layer.expand_parameters()
+        assert _relative(filt, dense_reference_filter(layer)) < 1e-12, kwargs
+
+
+def test_pdo_artifacts_stored_dense_before_keep_working(tmp_path, monkeypatch):
+    """PDO artifacts stored dense (before PDOs became compact) have the key of the compact ones:
+    the same spec and algorithm version define the same numbers. They are read back as dense
+    artifacts and give the same layers."""
+    gs = gspaces.FlipRot2dOnR2(4)
+    t = nn.FieldType(gs, [gs.regular_repr, gs.irrep(1, 1), gs.trivial_repr])
+    torch.manual_seed(0)
+    new = nn.R2Diffop(t, t, kernel_size=5)
+    specs = {block.spec.key: block.spec for block in new.basisexpansion.blocks}
+    monkeypatch.setenv("E2C_CACHE_DIR", str(tmp_path))
+    store = bases.default_store()
+    try:
+        for key, spec in specs.items():
+            artifact = bases.load_basis(spec)  # the compact one, from the memo
+            assert artifact.compact
+            old = BasisArtifact(
+                spec,
+                basis=dense_basis(spec),
+                attributes=artifact.attributes,
+                bias_basis=artifact.bias_basis,
+            )
+            arrays, meta = old.to_record()
+            assert "blocks" not in arrays and meta["format"] == "e2compile.basis/1"
+            store.put(Record(key, arrays, meta))
+        bases.MEMO.clear()
+        layer = nn.R2Diffop(t, t, kernel_size=5)
+        assert all(not bases.load_basis(spec).compact for spec in specs.values())
+        assert all(block.path == "dense" for block in layer.basisexpansion.blocks)
+        assert layer.weights.numel() == new.weights.numel()
+        layer.load_state_dict(new.state_dict())
+        assert _relative(layer.expand_parameters()[0], new.expand_parameters()[0]) < 1e-12
+    finally:
+        bases.MEMO.clear()  # later tests must not see the dense artifacts

@@ -65,3 +65,28 @@ def test_runtime_import_is_light():
     """Importing the runtime must not pull in the compiler's heavy maths (sympy, rbf)."""
     mods = _imported_after("from runtime import nn")
     assert not {"sympy", "rbf"} & mods
+
+
+def test_a_warm_model_build_imports_nothing_it_does_not_need(tmp_path):
+    """A fresh process that builds a kernel and a PDO network from a warm store imports neither
+    the compiler's maths (sympy, rbf, scipy) nor HDF5, numpy.ma or platformdirs: a cluster job's
+    start pays only for what it uses."""
+    build = (
+        "import torch\n"
+        "from e2compile import gspaces\n"
+        "from runtime import nn\n"
+        "gs = gspaces.FlipRot2dOnR2(4)\n"
+        "t_in = nn.FieldType(gs, 3 * [gs.trivial_repr])\n"
+        "t = nn.FieldType(gs, 2 * [gs.regular_repr])\n"
+        "nn.SequentialModule(nn.R2Conv(t_in, t, 3), nn.InnerBatchNorm(t), nn.ReLU(t),\n"
+        "                    nn.R2Diffop(t, t, 3), nn.GNormBatchNorm(t), nn.NormPool(t))\n"
+    )
+    env = {"E2C_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", build], cwd=ROOT, env=env, check=True)  # fills the store
+    code = f"import sys, json\n{build}print(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    unwanted = {"sympy", "rbf", "scipy", "h5py", "numpy.ma", "platformdirs", "filelock"}
+    assert not unwanted & mods, sorted(unwanted & mods)

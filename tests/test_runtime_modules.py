@@ -483,19 +483,40 @@ def test_disentangle_splits_a_packed_field():
     assert len(module.out_type) >= len(mixed)
 
 
-@pytest.mark.parametrize("n", [4, 8])
-def test_vector_field_nonlinearity(n):
-    gs = gspaces.Rot2dOnR2(n)
+@pytest.mark.parametrize(
+    "gs",
+    [gspaces.Rot2dOnR2(n) for n in (2, 3, 4, 8)] + [gspaces.Flip2dOnR2()],
+    ids=["C2", "C3", "C4", "C8", "flip"],
+)
+def test_vector_field_nonlinearity(gs):
+    n = gs.fibergroup.order()
     module = nn.VectorFieldNonLinearity(regular(gs, 3))
+    d = 1 if n == 2 else 2  # C2's frequency-1 irrep is the sign irrep
     assert module.out_type == nn.FieldType(gs, [gs.irrep(1)] * 3)
-    assert_equivariant(module)
+    assert module.out_type.size == 3 * d
+    assert module.evaluate_output_shape((2, 3 * n, 5, 7)) == (2, 3 * d, 5, 7)
+    if n % 2 == 0:  # C3 has no grid-exact element but the identity: the fibre check covers it
+        assert_equivariant(module)
+    # The map acts per pixel, so every element of the fiber group can be checked on the fibers.
+    errors = assert_equivariant(module, elements=gs.fibergroup.elements, fibers_only=True)
+    assert len(errors) == n
     x = torch.zeros(1, 3 * n, 1, 1)
     x[0, 1, 0, 0] = 2.0  # field 0 peaks at rotation 1
-    y = module(nn.GeometricTensor(x, module.in_type)).tensor[0, :2, 0, 0]
-    angle = 2 * torch.pi / n
-    torch.testing.assert_close(y, 2.0 * torch.tensor([math.cos(angle), math.sin(angle)]))
+    x[0, n, 0, 0] = -1.0  # field 1 peaks (at 0) at rotation 1
+    x[0, 2 * n :, 0, 0] = -1.0 - torch.arange(n)  # field 2 is all negative: clamped to 0
+    y = module(nn.GeometricTensor(x, module.in_type)).tensor[0, :, 0, 0]
+    assert y.shape == (3 * d,)
+    angle = 2 * math.pi / n
+    expected = [2.0 * math.cos(angle), 2.0 * math.sin(angle)][:d] + [0.0] * (2 * d)
+    torch.testing.assert_close(y, torch.tensor(expected), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="vectorfield"):
         nn.VectorFieldNonLinearity(norm_type(gs))
+
+
+def test_vector_field_nonlinearity_refuses_trivial_group():
+    gs = gspaces.TrivialOnR2()
+    with pytest.raises(ValueError, match="'in_type'.*N >= 2"):
+        nn.VectorFieldNonLinearity(regular(gs, 2))
 
 
 def test_gated_nonlinearity2():

@@ -353,12 +353,12 @@ def test_a_fifo_in_a_model_build_does_not_hang(tmp_path, monkeypatch):
 
 
 def test_oversized_file_is_refused_unread(tmp_path, monkeypatch):
-    import cache.format
+    import cache.files
 
     store = Store(tmp_path, layers=[])
     record = make_record(1)
     store.put(record)
-    monkeypatch.setattr(cache.format, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(cache.files, "MAX_FILE_BYTES", 100)
     with pytest.warns(CorruptArtifactWarning, match="above the format's bound"):
         assert store.get(record.key) is None
 
@@ -385,7 +385,7 @@ def test_full_disk_during_a_model_build_warns_and_goes_on(tmp_path, monkeypatch,
 
     monkeypatch.setenv("E2C_CACHE_DIR", str(tmp_path / "s"))
     if where == "h5py":
-        monkeypatch.setattr("cache.filestore.write_artifact", h5py_full)
+        monkeypatch.setattr(cache.format, "write_artifact", h5py_full)
     else:
         monkeypatch.setattr(cache.format, "seal_file", os_full)
     bases.MEMO.clear()
@@ -405,6 +405,7 @@ def test_full_disk_during_a_model_build_warns_and_goes_on(tmp_path, monkeypatch,
 
 def test_ls_and_info_read_headers_only(tmp_path, monkeypatch, bundle):
     import cache.format
+    import cache.sealed
 
     root = tmp_path / "s"
     Store(root, layers=[]).put(make_record(9))
@@ -413,6 +414,7 @@ def test_ls_and_info_read_headers_only(tmp_path, monkeypatch, bundle):
         raise AssertionError("array data read")
 
     monkeypatch.setattr(cache.format, "_read_array", no_data)
+    monkeypatch.setattr(cache.sealed, "_array_from_index", no_data)
     rows = json.loads(e2c(root, "cache", "ls", "--json", layers=(str(bundle),)).stdout)
     assert len(rows) == 3 and all(r["valid"] and r["size"] > 0 for r in rows)
     for row in rows:

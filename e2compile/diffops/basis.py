@@ -149,15 +149,13 @@ class DiffopBasis:
         if mask.dtype != bool or mask.shape != (self.dim,):
             raise ValueError(f"mask must be a boolean array of shape ({self.dim},)")
         points = np.asarray(points, dtype=np.float64)
-        stencils: dict[int, np.ndarray] = {}
         selected = np.flatnonzero(mask)
+        orders = self.orders[selected]
         out = np.empty((selected.size, *self.shape, points.shape[-1]))
-        for row, index in enumerate(selected):
-            c = self.coefficients[index]
-            n = c.shape[2] - 1
-            if n not in stencils:
-                stencils[n] = monomial_stencils(n, points, self.discretization)
-            out[row] = c @ stencils[n]
+        for n in np.unique(orders):  # one stencil and one product per order
+            rows = np.flatnonzero(orders == n)
+            stencils = monomial_stencils(int(n), points, self.discretization)
+            out[rows] = np.stack([self.coefficients[i] for i in selected[rows]]) @ stencils
         return out
 
     def attribute_columns(self) -> dict[str, np.ndarray]:
@@ -249,6 +247,11 @@ class SteerableDiffopBasis(DiffopBasis):
         irreps_basis: the irreps-pair basis class of the group family.
         in_repr, out_repr: the representations of the input and output fields.
         discretization: see :class:`DiscretizationArgs`.
+        irreps_blocks: if true, every element is its ``d_out x d_in`` block between its two
+            irreps, before the changes of basis, in the top-left corner of a ``2 x 2`` matrix
+            (the compact form of :mod:`e2compile.kernels.compact`): ``shape == (2, 2)``. Every
+            later step (Laplacian powers, rotation, stencils) acts entry by entry, so it commutes
+            with the changes of basis.
         **kwargs: passed to ``irreps_basis`` (``axis``, ``max_frequency``, ``max_offset``), plus
             ``in_change_of_basis``/``out_change_of_basis`` to override the representations'.
     """
@@ -259,21 +262,24 @@ class SteerableDiffopBasis(DiffopBasis):
         in_repr: Any,
         out_repr: Any,
         discretization: DiscretizationArgs = DiscretizationArgs(),  # noqa: B008 - immutable
+        *,
+        irreps_blocks: bool = False,
         **kwargs: Any,
     ):
         angular = SteerableKernelBasis(irreps_basis, in_repr, out_repr, **kwargs)
         self.angular = angular
         self.in_repr, self.out_repr = in_repr, out_repr
+        self.irreps_blocks = bool(irreps_blocks)
         columns = angular.attribute_columns()
         self._columns = columns
         frequency = np.abs(columns["frequency"])
+        sample = angular.sample_angles_blocks if irreps_blocks else angular.sample_angles_stacked
         coefficients: list[np.ndarray] = [np.empty(0)] * angular.dim
         for n in np.unique(frequency):
             selected = np.flatnonzero(frequency == n)
 
             def values(angles: np.ndarray, selected: np.ndarray = selected) -> np.ndarray:
-                sampled = angular.sample_angles_stacked(angles, np.zeros(angles.size, bool))
-                return sampled[selected]
+                return sample(angles, np.zeros(angles.size, bool))[selected]
 
             fitted = homogeneous_from_angles(values, int(n))
             for row, index in enumerate(selected):
@@ -292,7 +298,7 @@ class TensorBasis(DiffopBasis):
     :class:`LaplaceProfile` ``B`` of powers up to ``max_power`` (``b_j``), ordered power-major
     (element ``j * A.dim + i``).
 
-    Extra ``kwargs`` go to :class:`SteerableDiffopBasis`.
+    Extra ``kwargs`` (e.g. ``irreps_blocks``) go to :class:`SteerableDiffopBasis`.
     """
 
     def __init__(
@@ -309,6 +315,7 @@ class TensorBasis(DiffopBasis):
             discretization.method, discretization.smoothing, None, discretization.phi
         )
         self.basis1 = SteerableDiffopBasis(irreps_basis, in_repr, out_repr, plain, **kwargs)
+        self.irreps_blocks = self.basis1.irreps_blocks
         self.basis2 = LaplaceProfile(max_power, plain)
         coefficients = [
             scale_polynomial(a, b[0, 0])

@@ -8,9 +8,11 @@ and ``maximum_offset`` are ordinary spec fields. ``accuracy`` only decides the k
 maximum order (docs/pdo.md), so the spec keys the resolved pair.
 
 Compilation (:func:`compile_pdo`): the :class:`~e2compile.diffops.TensorBasis` of the spec's
-family up to ``maximum_order``, discretised on the ``k x k`` grid, then the normalisation and drop
-rule of the kernel kind (each element divided by ``sqrt(sum_p ||D(p)||_F^2 / d_out)``; elements
-whose squared norm is then not above 1e-2 are dropped).
+family up to ``maximum_order``, each PDO discretised on the ``k x k`` grid between its two irreps
+(the compact form of :mod:`e2compile.kernels.compact`, assembled by
+:func:`e2compile.compiler.compact_artifact` like kernels), then the normalisation and drop rule of
+the kernel kind (each element divided by ``sqrt(sum_p ||D(p)||_F^2 / d_out)``, ``D`` the element
+through both changes of basis; elements whose squared norm is then not above 1e-2 are dropped).
 """
 
 from __future__ import annotations
@@ -21,23 +23,23 @@ from typing import Any
 import numpy as np
 
 from ..budget import check_pdo_spec_budget
-from ..compiler import (
-    IRREP_COLUMNS,
-    BasisArtifact,
-    bias_basis,
-    element_scales,
-    irrep_attributes,
-    sample_or_empty,
-)
+from ..compiler import IRREP_COLUMNS, BasisArtifact, compact_artifact, sample_or_empty
 from ..families import family
 from ..kernels.basis import EmptyBasisException
-from ..kernels.sampling import grid_points
 from ..kinds import BasisKind
 from ..specs import ALGORITHM_VERSION, BasisSpec, _float, _int, gspace_fields
 from .basis import TensorBasis
 from .discretization import METHODS, RBF_NAMES, DiscretizationArgs
 
-__all__ = ["KIND", "COLUMNS", "compile_pdo", "pdo_spec", "resolve_sizes", "discretization_of"]
+__all__ = [
+    "KIND",
+    "COLUMNS",
+    "compile_pdo",
+    "discretization_of",
+    "pdo_basis",
+    "pdo_spec",
+    "resolve_sizes",
+]
 
 #: Attribute columns of a PDO artifact, in order, with their numpy kinds.
 COLUMNS = {
@@ -195,16 +197,17 @@ def compile_pdo(spec: BasisSpec) -> BasisArtifact:
     return sample_or_empty(spec, _sample_pdo)
 
 
-def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
+def pdo_basis(spec: BasisSpec, in_repr: Any, out_repr: Any, irreps_blocks: bool) -> TensorBasis:
+    """The :class:`TensorBasis` of a PDO spec (every power, every order: the compile keeps those
+    up to ``maximum_order``); ``irreps_blocks`` as in :class:`~.basis.SteerableDiffopBasis`."""
     options = dict(spec.options)
-    order = options["maximum_order"]
     kwargs: dict[str, Any] = {}
     if spec.axis is not None:
         kwargs["axis"] = spec.axis
     if not spec.continuous:
-        kwargs["max_frequency"] = order
+        kwargs["max_frequency"] = options["maximum_order"]
         kwargs["max_offset"] = spec.maximum_offset
-    basis = TensorBasis(
+    return TensorBasis(
         family(spec.family).irreps_basis(spec.continuous),
         in_repr,
         out_repr,
@@ -212,32 +215,31 @@ def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> Bas
         discretization_of(spec),
         in_change_of_basis=spec.in_repr.matrix(),
         out_change_of_basis=spec.out_repr.matrix(),
+        irreps_blocks=irreps_blocks,
         **kwargs,
     )
+
+
+def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
+    basis = pdo_basis(spec, in_repr, out_repr, irreps_blocks=True)
     columns = basis.attribute_columns()
-    keep = columns["order"] <= order
+    keep = columns["order"] <= dict(spec.options)["maximum_order"]
     if not keep.any():
         raise EmptyBasisException("no PDO is within maximum_order")
-    points = grid_points(spec.kernel_size, spec.dilation)
-    sampled = basis.sample_stacked(points, keep)  # (n, O, I, P)
 
-    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    scale, survive = element_scales(np.einsum("boip,boip->b", sampled, sampled), out_sizes)
-    sampled /= scale[:, None, None, None]
-    if not survive.any():
-        raise EmptyBasisException("every PDO vanishes on the sampling grid")
-    selected = np.flatnonzero(keep)[survive]
-    attributes = {
-        "order": columns["order"][selected],
-        "power": columns["power"][selected],
-        "frequency": columns["frequency"][selected],
-        **irrep_attributes(columns, selected),
-    }
-    return BasisArtifact(
-        spec=spec,
-        basis=sampled[survive],
-        attributes=attributes,
-        bias_basis=bias_basis(spec, group, out_repr),
+    def own_columns(selected: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: columns[name][selected] for name in ("order", "power", "frequency")}
+
+    # each PDO sampled between its two irreps, (n, 2, 2, P): never the dense (n, O, I, P) array
+    return compact_artifact(
+        spec,
+        group,
+        in_repr,
+        out_repr,
+        columns,
+        keep,
+        lambda points: basis.sample_stacked(points, keep),
+        own_columns,
     )
 
 

@@ -85,8 +85,7 @@ def load_cache(path: str | os.PathLike[str] | None = None) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"path: no PDO cache bundle at {path}")
     try:
-        with Bundle(path)._open() as f:  # the bundle's own checks: seal, HDF5, format
-            n = len(f["artifacts"])
+        n = sum(1 for _ in Bundle(path).iterate())  # the bundle's own checks: seal, format
     except Exception as exc:  # noqa: BLE001 - a foreign or corrupt file: never used
         raise ValueError(f"path: {path} is not a readable e2compile bundle ({exc})") from None
     layers = [p for p in os.environ.get("E2C_CACHE_PATH", "").split(os.pathsep) if p.strip()]

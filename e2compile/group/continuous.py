@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import maps
 from ._checks import check_int, check_max_frequency, check_pair, check_real, is_int
 from ._math import TWO_PI, angle_close, angle_mod, psi, psichi
 from .cyclic import cyclic_group
@@ -123,6 +122,8 @@ class SO2(ContinuousRotationGroup):
         return M
 
     def _build_subgroup(self, M: Hashable) -> tuple[Group, Any, Any]:
+        from . import maps  # imported on the first subgroup: its 20 classes cost an import
+
         if M == -1:
             return self, maps.IdentityMap(self), maps.IdentityMap(self)
         sub = cyclic_group(M)
@@ -227,6 +228,8 @@ class O2(ContinuousRotationGroup):
         return (theta, M)
 
     def _build_subgroup(self, id: Hashable) -> tuple[Group, Any, Any]:
+        from . import maps  # imported on the first subgroup: its 20 classes cost an import
+
         theta, M = id
         if theta is None:
             if M == -1:

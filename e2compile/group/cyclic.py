@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import maps
 from ._checks import check_int, check_order, is_int
 from ._math import psi
 from .group import ElementList, Group
@@ -129,6 +128,8 @@ class CyclicGroup(FiniteRotationGroup):
         return M
 
     def _build_subgroup(self, M: Hashable) -> tuple[Group, Any, Any]:
+        from . import maps  # imported on the first subgroup: its 20 classes cost an import
+
         sub = cyclic_group(M)
         if M == self.N:
             return sub, maps.IdentityMap(self), maps.IdentityMap(self)

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from . import maps
 from ._checks import check_int, check_pair, is_int
 from ._math import psichi
 from .cyclic import TRIVIAL_NONLINEARITIES, FiniteRotationGroup, cyclic_group
@@ -126,6 +125,8 @@ class DihedralGroup(FiniteRotationGroup):
         return names, q
 
     def _build_subgroup(self, id: Hashable) -> tuple[Group, Any, Any]:
+        from . import maps  # imported on the first subgroup: its 20 classes cost an import
+
         k, M = id
         N = self.N
         if k is None:

@@ -155,12 +155,12 @@ def dense_chunks(
     step = max(1, chunk_bytes // max(1, o * i * points * 8))
     for start in range(0, dim, step):
         stop = min(dim, start + step)
-        # one batched product per chunk: Q_o[slot] @ b_p @ Q_i[slot] for every element and point
-        b = blocks[start:stop].transpose(0, 3, 1, 2)  # (n, P, 2, 2)
-        q_o = q_out[np.asarray(out_position[start:stop], dtype=np.int64)][:, None]
-        q_i = q_in[np.asarray(in_position[start:stop], dtype=np.int64)][:, None]
-        out = np.ascontiguousarray((q_o @ b @ q_i).transpose(0, 2, 3, 1))
-        yield start, out
+        # Q_o[slot] @ b_p @ Q_i[slot] for every element and point, as two contractions over the
+        # irrep slots (einsum's loops, not one tiny matrix product per element and point)
+        q_o = q_out[np.asarray(out_position[start:stop], dtype=np.int64)]  # (n, O, 2)
+        q_i = q_in[np.asarray(in_position[start:stop], dtype=np.int64)]  # (n, 2, I)
+        half = np.einsum("nax,nxjp->najp", q_o, blocks[start:stop])  # (n, O, 2, P)
+        yield start, np.einsum("najp,njb->nabp", half, q_i)  # memory order: einsum's choice
 
 
 def expand_dense(artifact: Any, elements: np.ndarray | None = None) -> np.ndarray:
@@ -180,7 +180,11 @@ def expand_dense(artifact: Any, elements: np.ndarray | None = None) -> np.ndarra
             in_position[elements],
         )
     qo, qi = artifact.padded_changes_of_basis()
-    out = np.empty((blocks.shape[0], qo.shape[0], qi.shape[1], blocks.shape[3]))
+    out = None
     for start, chunk in dense_chunks(blocks, out_position, in_position, qo, qi):
+        if start == 0 and chunk.shape[0] == blocks.shape[0]:  # one chunk: no second copy
+            return np.ascontiguousarray(chunk)
+        if out is None:
+            out = np.empty((blocks.shape[0], qo.shape[0], qi.shape[1], blocks.shape[3]))
         out[start : start + chunk.shape[0]] = chunk
-    return out
+    return np.empty((0, qo.shape[0], qi.shape[1], blocks.shape[3])) if out is None else out

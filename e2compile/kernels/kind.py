@@ -24,21 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import check_budget, check_spec_budget
-from ..compiler import (
-    IRREP_COLUMNS,
-    BasisArtifact,
-    bias_basis,
-    element_scales,
-    irrep_attributes,
-    sample_or_empty,
-)
+from ..budget import check_spec_budget
+from ..compiler import IRREP_COLUMNS, BasisArtifact, compact_artifact, sample_or_empty
 from ..families import family
 from ..kinds import BasisKind
 from ..specs import BasisSpec, _float
 from .basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
-from .compact import BLOCK, block_norms, padded_changes_of_basis
-from .sampling import CUTOFF_POLICIES, grid_points
+from .sampling import CUTOFF_POLICIES
 from .steerable_basis import SteerableKernelBasis
 
 __all__ = ["KIND", "COLUMNS", "compile_kernel", "validate_kernel_spec"]
@@ -139,47 +131,24 @@ def _sample_kernel(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> 
     keep = np.abs(frequency) <= limits[ring]
     if not keep.any():
         raise EmptyBasisException("no basis element passes the band-limiting filter")
-    check_budget(
-        int(keep.sum()) * BLOCK * BLOCK * spec.kernel_size**2 * 8, "the sampled basis blocks"
-    )
+
+    def own_columns(selected: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "radius": rings[ring[selected]],
+            "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
+            "frequency": frequency[selected],
+        }
 
     # sampled in the irreps basis, (n, 2, 2, P): the dense (n, O, I, P) array is never formed
-    sampled = basis.sample_blocks(grid_points(spec.kernel_size, spec.dilation), keep)
-    fixed = {
-        "q_out": spec.out_repr.matrix(),
-        "q_in_inv": np.linalg.inv(spec.in_repr.matrix()),
-        "out_irrep_sizes": [group.irreps[n].size for n in out_repr.irreps],
-        "in_irrep_sizes": [group.irreps[n].size for n in in_repr.irreps],
-    }
-    qo_pad, qi_pad = padded_changes_of_basis(
-        fixed["q_out"], fixed["out_irrep_sizes"], fixed["q_in_inv"], fixed["in_irrep_sizes"]
-    )
-    squared = block_norms(
-        sampled,
-        columns["out_irrep_position"][keep],
-        columns["in_irrep_position"][keep],
-        qo_pad,
-        qi_pad,
-    )
-    out_sizes = np.array([shape[0] for shape in columns["shape"][keep]], dtype=np.float64)
-    scale, survive = element_scales(squared, out_sizes)
-    sampled /= scale[:, None, None, None]
-    if not survive.any():
-        raise EmptyBasisException("every basis element vanishes on the sampling grid")
-
-    selected = np.flatnonzero(keep)[survive]
-    attributes = {
-        "radius": rings[ring[selected]],
-        "sigma": np.asarray(spec.sigma, dtype=np.float64)[ring[selected]],
-        "frequency": frequency[selected],
-        **irrep_attributes(columns, selected),
-    }
-    return BasisArtifact(
-        spec=spec,
-        blocks=sampled if survive.all() else sampled[survive],
-        attributes=attributes,
-        bias_basis=bias_basis(spec, group, out_repr),
-        **fixed,
+    return compact_artifact(
+        spec,
+        group,
+        in_repr,
+        out_repr,
+        columns,
+        keep,
+        lambda points: basis.sample_blocks(points, keep),
+        own_columns,
     )
 
 

@@ -138,7 +138,7 @@ def deltaorthonormal_init(tensor: torch.Tensor, basisexpansion) -> None:
         sizes = np.diff(np.r_[starts, order.size])
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size) - np.repeat(starts, sizes)
-        for code in np.unique(irrep):
+        for code in sorted(set(irrep.tolist())):  # not np.unique: it imports numpy.ma
             mine = irrep == code
             op_values, op_index = np.unique(op[mine], return_inverse=True)
             ip_values, ip_index = np.unique(ip[mine], return_inverse=True)

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..field_type import FieldType
@@ -19,8 +19,15 @@ __all__ = ["VectorFieldNonLinearity", "GatedNonLinearity2"]
 
 class VectorFieldNonLinearity(EquivariantModule):
     """Turn each regular field of C_N into a vector: the vector at angle ``2 pi r / N`` (``r``
-    the channel of largest activation) scaled by that activation. The output fields transform by
-    the frequency-1 irrep. Only for regular representations of cyclic groups."""
+    the channel of largest activation) scaled by that activation, or 0 where it is negative.
+    The output fields transform by the frequency-1 irrep. Only for regular representations of
+    cyclic groups with N >= 2.
+
+    The vector is the first column of the frequency-1 irrep at ``r``, ``(cos, sin)(2 pi r / N)``;
+    for N = 2 (``Rot2dOnR2(2)``, ``Flip2dOnR2``) that irrep is the one-dimensional sign irrep and
+    each output field is the activation times ``cos(pi r) = +1 / -1``. C_1 (``TrivialOnR2``) has no
+    frequency-1 irrep and is refused.
+    """
 
     def __init__(self, in_type: FieldType, **kwargs: Any) -> None:
         super().__init__()
@@ -34,11 +41,18 @@ class VectorFieldNonLinearity(EquivariantModule):
                     f"{who}: field {i} of 'in_type' ({r.name!r}) is not the regular "
                     "representation of a cyclic group (no 'vectorfield' support)"
                 )
+        if n < 2:
+            raise ValueError(
+                f"{who}: 'in_type' lives on {in_type.gspace!r}, whose fiber group {group.name} has "
+                "no frequency-1 irrep to output; expected regular fields of C_N with N >= 2"
+            )
+        irrep = in_type.gspace.irrep(1)
         self.in_type = in_type
-        self.out_type = FieldType(in_type.gspace, [in_type.gspace.irrep(1)] * len(in_type))
-        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64, device="cpu") / n
-        basis = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
-        self.register_buffer("_directions", basis.to(torch.get_default_dtype()), persistent=False)
+        self.out_type = FieldType(in_type.gspace, [irrep] * len(in_type))
+        # Row r: irrep(1)(r) applied to the first basis vector; regular channel r is element r.
+        basis = np.stack([irrep(e)[:, 0] for e in group.elements])  # (N, irrep.size), float64
+        directions = torch.from_numpy(basis).to(torch.get_default_dtype())
+        self.register_buffer("_directions", directions, persistent=False)
         self._n = n
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
@@ -46,6 +60,7 @@ class VectorFieldNonLinearity(EquivariantModule):
         b, spatial = x.shape[0], x.shape[2:]
         fields = x.reshape(b, -1, self._n, *spatial)
         values, idx = fields.max(dim=2)
+        values = values.clamp(min=0)  # a field whose channels are all negative gives 0 (as e2cnn)
         directions = self._directions.to(x.dtype)[idx]  # (B, F, *spatial, 2)
         out = values.unsqueeze(-1) * directions
         out = out.movedim(-1, 2).reshape(b, self.out_type.size, *spatial)

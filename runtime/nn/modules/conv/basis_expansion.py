@@ -118,7 +118,7 @@ def _choose_path(artifact: Any, element: np.ndarray, fields: int, force: str | N
     if force is not None and force not in PATHS:
         raise ValueError(f"force_path must be one of {PATHS} or None, got {force!r}")
     if element.size == 0 or not getattr(artifact, "compact", True):
-        return "dense"  # an empty basis (a zero block), or a dense artifact (e.g. PDOs)
+        return "dense"  # an empty basis (a zero block), or a dense artifact
     if force is not None:
         return force
     o, i = artifact.shape

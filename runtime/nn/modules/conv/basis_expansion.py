@@ -400,10 +400,8 @@ class BlocksBasisExpansion(BasisExpansion):
 
     def _grid(self) -> list[list[SingleBlockBasisExpansion]]:
         n_in = len(self._in.representations)
-        return [
-            list(self.blocks[a * n_in : (a + 1) * n_in])
-            for a in range(len(self._out.representations))
-        ]
+        blocks = list(self.blocks)  # slicing the ModuleList itself would build new ModuleLists
+        return [blocks[a * n_in : (a + 1) * n_in] for a in range(len(self._out.representations))]
 
     def forward(self, weights: torch.Tensor) -> torch.Tensor:
         if self.dry_run:

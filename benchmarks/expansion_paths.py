@@ -40,6 +40,18 @@ import torch
 from _runtime_nets import build_equivariant, gspace
 
 
+def _alternating(steps: dict, repeats: int) -> dict[str, list[float]]:
+    """Wall times of each step, run in turns (one untimed warm-up round first)."""
+    times: dict[str, list[float]] = {label: [] for label in steps}
+    for round_ in range(repeats + 1):
+        for label, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if round_:
+                times[label].append(time.perf_counter() - start)
+    return times
+
+
 def heavy_network():
     from e2compile import gspaces
     from runtime import nn
@@ -105,13 +117,7 @@ def measure(name: str, repeats: int) -> None:
             opt.step()
 
         steps[label] = step
-    times: dict[str, list[float]] = {label: [] for label in steps}
-    for round_ in range(repeats + 1):
-        for label, step in steps.items():
-            start = time.perf_counter()
-            step()
-            if round_:
-                times[label].append(time.perf_counter() - start)
+    times = _alternating(steps, repeats)
     best = {label: min(t) for label, t in times.items()}
     median = {label: statistics.median(t) for label, t in times.items()}
     ratio = {k: (best[k] / best["plain"], median[k] / median["plain"]) for k in best}
@@ -278,13 +284,7 @@ def expansion(name: str, repeats: int) -> None:
             total.backward()
 
         steps[label] = step
-    times: dict[str, list[float]] = {label: [] for label in steps}
-    for round_ in range(repeats + 1):
-        for label, step in steps.items():
-            start = time.perf_counter()
-            step()
-            if round_:
-                times[label].append(time.perf_counter() - start)
+    times = _alternating(steps, repeats)
     cells = [f"{statistics.median(times[k]) * 1e3:.1f} ms" for k in steps]
     print(f"| {name} | " + " | ".join(cells) + f" | {_paths(nets['auto'])} |", flush=True)
 

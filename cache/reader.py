@@ -4,6 +4,7 @@ before the index existed and for the thorough check of ``verify``."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .errors import CorruptArtifactError
 from .files import open_checked
@@ -11,6 +12,19 @@ from .record import Record
 from .sealed import ArtifactInfo, info_indexed, load_indexed
 
 __all__ = ["info_file", "load_file", "verify_file"]
+
+
+def _read(path: str | os.PathLike[str], location: str, expected_key: str | None, what: str) -> Any:
+    """``what`` (``"load"`` or ``"info"``) through the index, or with HDF5 for a version-1 seal."""
+    with open_checked(path, location) as fh:
+        indexed = load_indexed if what == "load" else info_indexed
+        got = indexed(fh, location, expected_key)
+        if got is not None:
+            return got
+        from . import format  # a version-1 seal: no index
+
+        with_hdf5 = format.load_with_hdf5 if what == "load" else format.info_with_hdf5
+        return with_hdf5(fh, location, expected_key)
 
 
 def load_file(
@@ -21,26 +35,14 @@ def load_file(
     Raises ``FileNotFoundError`` and :class:`CorruptArtifactError` (or its subclass
     :class:`UnreadableArtifactError`).
     """
-    with open_checked(path, location) as fh:
-        got = load_indexed(fh, location, expected_key)
-        if got is not None:
-            return got
-        from .format import load_with_hdf5  # a version-1 seal: no index
-
-        return load_with_hdf5(fh, location, expected_key)
+    return _read(path, location, expected_key, "load")
 
 
 def info_file(
     path: str | os.PathLike[str], location: str, expected_key: str | None = None
 ) -> ArtifactInfo:
     """The validated header of the artifact file ``path`` (its arrays are not read)."""
-    with open_checked(path, location) as fh:
-        info = info_indexed(fh, location, expected_key)
-        if info is not None:
-            return info
-        from .format import info_with_hdf5
-
-        return info_with_hdf5(fh, location, expected_key)
+    return _read(path, location, expected_key, "info")
 
 
 def verify_file(

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from test_cache_record import dataset_offset, make_record
+from test_cache_record import dataset_offset, flipped_copies, make_record
 
 from cache import Bundle, CorruptArtifactWarning, FileStore, Record, write_bundle
 from cache.errors import CorruptArtifactError
@@ -260,9 +260,7 @@ def test_no_byte_flip_of_a_bundle_yields_a_wrong_record(tmp_path):
     target = tmp_path / "t.h5"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptArtifactWarning)
-        for pos in range(0, len(original), 97):
-            damaged = bytearray(original)
-            damaged[pos] ^= 0x01
-            target.write_bytes(bytes(damaged))
+        for pos, damaged in flipped_copies(original, 97):
+            target.write_bytes(damaged)
             bundle = Bundle(target)  # a fresh layer: nothing remembered
             assert all(bundle.get(r.key) is None for r in records), pos

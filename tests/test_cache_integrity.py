@@ -12,6 +12,7 @@ import pytest
 from test_cache_record import (
     file_under_wrong_key,
     flip_byte_mid_dataset,
+    flipped_copies,
     make_record,
     truncate,
 )
@@ -131,10 +132,8 @@ def test_no_byte_flip_ever_yields_a_record(tmp_path):
     path.parent.mkdir(parents=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptArtifactWarning)
-        for pos in range(0, len(original), 37):
-            damaged = bytearray(original)
-            damaged[pos] ^= 0x01
-            path.write_bytes(bytes(damaged))
+        for pos, damaged in flipped_copies(original, 37):
+            path.write_bytes(damaged)
             assert target.get(rec.key) is None, pos
     path.write_bytes(original)
     assert target.get(rec.key) == rec

@@ -62,6 +62,14 @@ def flip_byte_mid_dataset(path: Path, name: str = "arrays/basis") -> None:
         fh.write(bytes([byte[0] ^ 0x5A]))
 
 
+def flipped_copies(data: bytes, step: int):
+    """``(position, data with one bit flipped there)`` for every ``step``-th byte."""
+    for pos in range(0, len(data), step):
+        damaged = bytearray(data)
+        damaged[pos] ^= 0x01
+        yield pos, bytes(damaged)
+
+
 def truncate(path: Path, fraction: float = 0.5) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * fraction)])

@@ -11,9 +11,10 @@ the library excluded (timed separately, not included):
   rbf are imported before the clock starts (timed with the imports), as e2cnn imports them with
   itself; we import them lazily, on a store miss only (about 1-3 s here, machine load dependent);
 * **warm store (fresh process)**: the same store, a new process, its first build: the bases are
-  read from HDF5 and the process pays its one-off costs (building the group representations);
+  read from the store (through each file's index) and the process pays its one-off costs (building
+  the group representations);
 * **warm store (steady)**: further builds in that process with the artifact memo cleared before
-  each: the bases are read from HDF5 every time;
+  each: the bases are read from the store every time;
 * **warm memo**: builds in that process with the memo kept (it serves the bases);
 * **e2cnn**: the reference library in its own environment (``benchmarks/reference.py``), a fresh
   process per repeat (its in-memory PDO cache starts empty): its first build. That environment

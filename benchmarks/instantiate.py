@@ -7,7 +7,7 @@ fields, batch norm, ReLU), in one process:
   is imported beforehand, but the first network's cold build (D8) also pays the one-off costs of
   the process: importing the store's HDF5 stack and building the group's representations;
 * **warm store**: the store holds the bases, the process memo is cleared before each build: the
-  bases are read from HDF5, as in a fresh process (a fresh process also pays the imports, see
+  bases are read from the store, as in a fresh process (a fresh process also pays the imports, see
   "import");
 * **warm memo**: repeated builds in one process (the bounded artifact memo serves the bases);
 * **plain torch**: building the exported architecture (``Conv2d``/``BatchNorm2d``/``ReLU``,

@@ -265,6 +265,11 @@ def test_cost_model_paths_and_bad_force_path(monkeypatch):
     (inner,) = nn.R2Conv(regular, regular, 7).basisexpansion.blocks
     assert (first.path, inner.path) == ("dense", "compact")
     assert inner.buffer_bytes() * 40 < inner.dimension() * 16 * 16 * 49 * 8
+    # one big field pair: reading its dense basis dominates, so it goes compact too
+    d16 = gspaces.FlipRot2dOnR2(16)
+    single = nn.FieldType(d16, [d16.regular_repr])
+    (big,) = nn.R2Conv(single, single, 5).basisexpansion.blocks
+    assert big.path == "compact" and big.buffer_bytes() * 10 < big.dimension() * 32 * 32 * 25 * 4
     monkeypatch.setattr(SingleBlockBasisExpansion, "force_path", "in_first")
     with pytest.raises(ValueError, match="force_path"):
         nn.R2Conv(regular, regular, 3)

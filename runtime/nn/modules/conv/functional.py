@@ -47,8 +47,8 @@ ELEMENT_COST = 32
 #: Cost of streaming one element of the dense basis (read in the forward and again in the backward
 #: pass), whatever the number of field pairs: with few of them the dense product is a
 #: matrix-vector product, bound by reading the basis, not by its multiply-adds. Measured on the
-#: same CPU for a single D16 regular field pair (k = 5, 9, 13): the dense path took 1.7-4.6 times the
-#: compact one, where multiply-adds alone predicted the opposite.
+#: same CPU for a single D16 regular field pair (k = 5, 9, 13): the dense path took 1.7-4.6 times
+#: the compact one, where multiply-adds alone predicted the opposite.
 DENSE_READ_COST = 8
 
 

@@ -52,6 +52,7 @@ class _Contents(Protocol):
     """The artifacts of an open bundle, read one way or another."""
 
     def names(self) -> list[str]: ...
+    def has(self, key: str) -> bool: ...
     def info(self, key: str) -> ArtifactInfo: ...
     def load(self, key: str) -> tuple[Record, ArtifactInfo]: ...
 
@@ -65,6 +66,9 @@ class _IndexedContents:
     def names(self) -> list[str]:
         prefix = "/artifacts/"
         return [p[len(prefix) :] for p in self._index["artifacts"] if p.startswith(prefix)]
+
+    def has(self, key: str) -> bool:
+        return f"/artifacts/{key}" in self._index["artifacts"]
 
     def _entry(self, key: str) -> dict[str, Any]:
         entry = self._index["artifacts"].get(f"/artifacts/{key}")
@@ -102,6 +106,9 @@ class _HDF5Contents:
 
     def names(self) -> list[str]:
         return list(self._f["artifacts"])
+
+    def has(self, key: str) -> bool:
+        return key in self._f["artifacts"]
 
     def _group(self, key: str) -> h5py.Group:
         import h5py
@@ -271,7 +278,7 @@ class Bundle:
         self._check_unchanged()
         try:
             with self._open() as contents:
-                return key in contents.names()
+                return contents.has(key)
         except (FileNotFoundError, CorruptArtifactError):
             return False
 

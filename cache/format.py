@@ -71,12 +71,10 @@ __all__ = [
     "array_checksum",
     "MAX_FILE_BYTES",
     "build_index",
-    "check_seal",
     "create_temp",
     "open_checked",
     "prepare_output",
     "open_sealed",
-    "open_sealed_bytes",
     "seal_file",
     "now_iso",
     "read_artifact",
@@ -209,26 +207,10 @@ def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> No
         raise
 
 
-def check_seal(fh: io.BufferedIOBase | io.BytesIO, location: str, full: bool = True) -> None:
-    """Check the seal of an open binary file; raise if it does not hold.
-
-    ``full=False`` checks only the seal's header and the file's length (cheap: no hashing), which
-    catches a missing seal and truncation but not a flipped bit.
-    """
-    seal = read_seal(fh, location)
-    if full:
-        check_payload(fh, seal, location)
-
-
-def open_sealed_bytes(data: bytes, location: str) -> h5py.File:
-    """Check the seal of a whole file held in memory and open it read-only."""
-    return open_sealed(io.BytesIO(data), location)
-
-
 def open_sealed(fh: io.BufferedIOBase | io.BytesIO, location: str) -> h5py.File:
     """Check the seal of an open binary file and open it read-only with HDF5 (streamed: memory
     stays bounded whatever the file's size; the caller closes ``fh`` after the HDF5 file)."""
-    check_seal(fh, location)
+    check_payload(fh, read_seal(fh, location), location)
     try:
         return h5py.File(fh, "r")
     except Exception as exc:  # noqa: BLE001

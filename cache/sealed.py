@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from .errors import CorruptArtifactError, UnreadableArtifactError
-from .files import MAX_FILE_BYTES, open_checked
 from .record import Record, canonical_meta_json, is_key, key_for
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "FORMAT_VERSION",
     "HEADER_FIELDS",
     "INDEX_DATASET",
-    "MAX_FILE_BYTES",
     "READABLE_FORMAT_VERSIONS",
     "SEAL_MAGIC",
     "USERBLOCK_SIZE",
@@ -55,7 +53,6 @@ __all__ = [
     "header_checksum",
     "info_indexed",
     "load_indexed",
-    "open_checked",
     "read_indexed_arrays",
     "read_index",
     "read_seal",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .utils import psichi
+from .utils import rotation_reflection
 
 __all__ = [
     "Harmonics",
@@ -250,13 +250,11 @@ def sample_harmonics(
         origin = np.zeros(P, dtype=bool)
     origin = np.asarray(origin, dtype=bool).reshape(-1)
     theta = np.where(origin, 0.0, angles - axis)
-    out = np.empty((out_size, in_size, dim, P))
-    if dim == 0 or P == 0:
-        _check_sizes(in_size, out_size)
-        return out
-    if out_size == 2 and in_size == 2:
-        return _vanish_at_origin(psichi(theta, harmonics.s, mu, gamma, out=out), mu, origin)
     a = mu * theta[None, :] + gamma
+    out = np.empty((out_size, in_size, dim, P))
+    if out_size == 2 and in_size == 2:
+        z = np.array([-1.0 if s == 1 else 1.0 for s in harmonics.s]).reshape(-1, 1)
+        return _vanish_at_origin(rotation_reflection(a, z, out), mu, origin)
     cos, sin = np.cos(a), np.sin(a)
     if out_size == 1 and in_size == 2:
         out[0, 0], out[0, 1] = cos, sin

@@ -109,7 +109,12 @@ def psichi(
             f"s must have one entry or one per row ({angles.shape[0]}), got {signs.shape[0]}"
         )
     rows = max(angles.shape[0], signs.shape[0])
-    out = _output(out, rows, angles.shape[1])
+    return rotation_reflection(angles, signs, _output(out, rows, angles.shape[1]))
+
+
+def rotation_reflection(angles: np.ndarray, signs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Write ``[[cos a, -z sin a], [sin a, z cos a]]`` into ``out`` ``(2, 2, K, T)`` for angles
+    ``a`` and signs ``z`` broadcasting to ``(K, T)``; unchecked (the samplers' inner loop)."""
     cos, sin = np.cos(angles), np.sin(angles)
     out[0, 0], out[0, 1] = cos, -signs * sin
     out[1, 0], out[1, 1] = sin, signs * cos

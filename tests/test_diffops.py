@@ -109,7 +109,7 @@ def test_orders_powers_and_pretty_print():
     assert np.array_equal(columns["order"], np.abs(columns["frequency"]) + 2 * columns["power"])
     assert basis.maximum_order == 8
     text = basis.pretty_print()
-    assert "dx^2 + dy^2" in text and text.count("element") == basis.dim
+    assert "x² + y²" in text and text.count("element") == basis.dim
     laplace = diffops.LaplaceProfile(2)
     assert laplace.coefficients[2][0, 0].tolist() == [1.0, 0.0, 2.0, 0.0, 1.0]
 

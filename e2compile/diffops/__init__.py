@@ -3,12 +3,16 @@
 The public API of the reference library's ``diffops`` package: :class:`DiffopBasis`,
 :class:`DiscretizationArgs`, :class:`TensorBasis`, :class:`LaplaceProfile`,
 :class:`SteerableDiffopBasis`, the ``diffops_*_act_R2`` factories and ``store_cache``/``load_cache``
-(backed by the artifact store). The compiled PDO kind (spec, compile function) is
+(backed by the artifact store), and the module ``utils`` of polynomial and discretisation helpers
+(imported when first used). The compiled PDO kind (spec, compile function) is
 :mod:`e2compile.diffops.kind`; conventions in docs/pdo.md. sympy (fd) and rbf (rbffd) are imported
 only when a basis is discretised with them.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .basis import DiffopBasis, LaplaceProfile, SteerableDiffopBasis, TensorBasis
 from .discretization import DiscretizationArgs
@@ -37,3 +41,9 @@ __all__ = [
     "store_cache",
     "load_cache",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "utils":
+        return importlib.import_module(f"{__name__}.utils")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

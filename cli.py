@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from cache import CacheError, Store, is_key
+from cache.limits import load_json
 from cache.manifest import ManifestError, read_manifest_keys, spec_summary
 from e2compile import __version__
 from runtime.aot import BuildError, OutputError, SourceError, select_shard
@@ -185,7 +186,6 @@ def main(ctx: click.Context, cache_dir: str | None, layers: tuple[str, ...], off
 def _foreign(spec_json: str) -> str | None:
     """Why an intact artifact is foreign to this e2compile (its spec has another
     ``algorithm_version``: a newer e2compile sharing the store may own it), else ``None``."""
-    from cache.limits import load_json
     from e2compile.specs import ALGORITHM_VERSION
 
     try:
@@ -284,11 +284,14 @@ def cache_info(store: Store, key: str, as_json: bool) -> None:
             from e2compile.layers import describe_spec
             from e2compile.specs import BasisSpec
 
-            with contextlib.suppress(ValueError, TypeError, KeyError):  # not a BasisSpec
+            with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):  # not one
                 settings = describe_spec(BasisSpec.from_json(row["spec"]))
                 click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
             click.echo("spec:")
-            click.echo(json.dumps(json.loads(row["spec"]), indent=2, sort_keys=True))
+            try:
+                click.echo(json.dumps(load_json(row["spec"]), indent=2, sort_keys=True))
+            except ValueError as exc:  # the store keeps any spec text; this one is no BasisSpec
+                click.echo(f"  ({exc}) {row['spec'][:200]}")
             click.echo("arrays:")
             for name, a in row["arrays"].items():
                 click.echo(f"  {name:24} {a['dtype']:>6}  {tuple(a['shape'])}")
@@ -790,7 +793,7 @@ def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json
 
     try:
         artifact = BasisArtifact.from_record(record.arrays, record.meta)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, RecursionError) as exc:  # a spec nested beyond any BasisSpec
         raise click.ClickException(f"{key[:16]} is not a basis artifact: {exc}") from None
     rows = element_rows(artifact)
     drawn = min(len(rows), max_elements)

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,6 @@ from cache import (
     Record,
     Store,
     StoreWriteError,
-    StoreWriteWarning,
     write_bundle,
 )
 from cache.errors import CorruptArtifactError
@@ -239,9 +239,10 @@ def test_a_real_full_disk_never_crashes_e2c_nor_a_model_build(tmp_path):
     (tmp_path / "mnt").mkdir()
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PY": sys.executable, "MNT": str(tmp_path / "mnt"),
+    mnt = tmp_path / "mnt"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PY": sys.executable, "MNT": str(mnt),
            "OUT": str(out), "SRC": str(src)}  # fmt: skip
-    script = FULL_DISK_SCRIPT.format(build=shlex_quote(textwrap.dedent(BUILD)))
+    script = FULL_DISK_SCRIPT.format(build=shlex.quote(textwrap.dedent(BUILD)))
     subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, cwd=REPO, timeout=600,
                    check=True)  # fmt: skip
     texts = {p.stem: p.read_text() for p in out.glob("*.txt")}
@@ -252,12 +253,6 @@ def test_a_real_full_disk_never_crashes_e2c_nor_a_model_build(tmp_path):
     assert "no space left on device" in texts["build"]
     assert not any("Traceback" in t for t in texts.values()), texts
     assert texts["tmp"] == ""
-
-
-def shlex_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 # ------------------------------------------------------------- 2. memory bombs
@@ -333,7 +328,8 @@ def _legacy_file(path: Path, record: Record, dataset: Callable[[h5py.Group], Non
                     for n, a in record.arrays.items()}  # fmt: skip
         fields = {"e2c_format": "e2compile-artifact", "format_version": 1, "key": record.key,
                   "spec": record.spec, "compiler_version": "", "created": "2026-01-01T00:00:00Z",
-                  "meta": json.dumps(dict(record.meta)), "arrays": json.dumps(manifest)}  # fmt: skip
+                  "meta": json.dumps(dict(record.meta)),
+                  "arrays": json.dumps(manifest)}  # fmt: skip
         for name, value in fields.items():
             f.attrs[name] = value
         f.attrs["header_sha256"] = header_checksum(fields)
@@ -400,7 +396,8 @@ def test_records_hold_strings_at_their_minimal_width(tmp_path):
 def test_load_json_bounds_the_nesting():
     assert load_json(deep(MAX_JSON_DEPTH)) is not None
     assert load_json('{"a": "[[[[[[", "b": [1, {"c": "]]]"}]}') == {
-        "a": "[[[[[[", "b": [1, {"c": "]]]"}]
+        "a": "[[[[[[",
+        "b": [1, {"c": "]]]"}],
     }
     for depth in (MAX_JSON_DEPTH + 1, 990, 100_000):
         with pytest.raises(ValueError, match="nested deeper"):
@@ -475,7 +472,8 @@ def test_a_nested_bundle_index_is_reported_by_every_command(tmp_path, nested_bun
     root = tmp_path / "s"
     with pytest.warns(CorruptArtifactWarning, match="nested deeper"):  # printed by e2c
         assert e2c(root, "cache", "ls", layers=(str(path),)).exit_code == 0
-    for args in (["cache", "verify"], ["cache", "unpack", str(path)], ["cache", "merge", str(path)]):
+    commands = (["cache", "verify"], ["cache", "unpack", str(path)], ["cache", "merge", str(path)])
+    for args in commands:
         result = e2c(root, *args, layers=(str(path),) if args[1] == "verify" else ())
         assert result.exit_code == 1 and "nested deeper" in result.output, (args, result.output)
     with pytest.warns(CorruptArtifactWarning, match="nested deeper"):
@@ -572,3 +570,15 @@ def test_a_plain_store_has_no_notion_of_foreign(tmp_path):
     store = Store(tmp_path, layers=[])
     store.put(_foreign_record(18))
     assert all(d.valid for d in store.describe()) and all(r.ok for r in store.verify())
+
+
+def test_a_deeply_nested_spec_is_listed_without_traceback(tmp_path):
+    """The store keeps any spec text (it is only hashed); whoever parses it bounds it."""
+    root = tmp_path / "s"
+    record = Record.from_spec(deep(50_000), {"a": np.arange(3.0)})
+    Store(root, layers=[]).put(record)
+    assert e2c(root, "cache", "ls").exit_code == 0
+    assert json.loads(e2c(root, "cache", "ls", "--json").output)[0]["valid"]
+    assert "nested deeper" in e2c(root, "cache", "info", record.key[:12]).output
+    result = e2c(root, "show", record.key[:12])
+    assert result.exit_code == 1 and "not a basis artifact" in result.output

@@ -467,6 +467,7 @@ def nested_bundle(tmp_path) -> tuple[Path, list[Record]]:
     return path, records
 
 
+@pytest.mark.filterwarnings("ignore::cache.CorruptArtifactWarning")  # e2c prints it
 def test_a_nested_bundle_index_is_reported_by_every_command(tmp_path, nested_bundle):
     path, records = nested_bundle
     root = tmp_path / "s"

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from cache import CacheError, Store, is_key
+from cache.limits import load_json
 from cache.manifest import ManifestError, read_manifest_keys, spec_summary
 from e2compile import __version__
 from runtime.aot import BuildError, OutputError, SourceError, select_shard
@@ -179,6 +180,22 @@ def main(ctx: click.Context, cache_dir: str | None, layers: tuple[str, ...], off
         ctx.obj = Store(root=cache_dir, layers=list(layers) if layers else None, offline=offline)
     except ValueError as exc:  # a malformed E2C_* variable
         raise click.UsageError(str(exc)) from None
+    ctx.obj.foreign = _foreign
+
+
+def _foreign(spec_json: str) -> str | None:
+    """Why an intact artifact is foreign to this e2compile (its spec has another
+    ``algorithm_version``: a newer e2compile sharing the store may own it), else ``None``."""
+    from e2compile.specs import ALGORITHM_VERSION
+
+    try:
+        spec = load_json(spec_json)
+    except ValueError:
+        return None
+    version = spec.get("algorithm_version") if isinstance(spec, dict) else None
+    if version is None or version == ALGORITHM_VERSION:
+        return None
+    return f"algorithm_version {version!r} (this e2compile's is {ALGORITHM_VERSION})"
 
 
 # ------------------------------------------------------------------------------ e2c cache ...
@@ -210,7 +227,8 @@ def _row(store: Store, d: Any) -> dict[str, Any]:
     """One listing row of a :class:`cache.Description`."""
     layer = next(x for x in store.all_layers if x.location == d.layer)
     row = {"key": d.key, "layer": d.layer, "layer_kind": _layer_kind(store, layer),
-           "path": d.location, "size": d.size, "valid": d.valid}  # fmt: skip
+           "path": d.location, "size": d.size, "valid": d.valid,
+           "foreign": d.foreign or None}  # fmt: skip
     if d.info is None:
         return {**row, "reason": d.reason, "created": None, "compiler_version": None, "spec": None}
     arrays = {n: {"dtype": a["dtype"], "shape": a["shape"]} for n, a in d.info.arrays.items()}
@@ -228,13 +246,19 @@ def cache_ls(store: Store, as_json: bool) -> None:
         _emit_json(rows)
         return
     for row in rows:
-        status = spec_summary(row["spec"]) if row["valid"] else f"INVALID: {row['reason']}"
+        status = _status(row)
         created = (row["created"] or "-")[:19].replace("T", " ")
         click.echo(f"{row['key'][:16]}  {_human_bytes(row['size'] or 0):>10}  {created:19}  "
                    f"{row['layer_kind']:9}  {status}")  # fmt: skip
     click.echo(
         f"{len(rows)} artifacts, {_human_bytes(sum(r['size'] or 0 for r in rows))}", err=True
     )
+
+
+def _status(row: dict[str, Any]) -> str:
+    if row["foreign"]:
+        return f"FOREIGN: {row['foreign']}"
+    return spec_summary(row["spec"]) if row["valid"] else f"INVALID: {row['reason']}"
 
 
 @cache_group.command("info")
@@ -244,33 +268,38 @@ def cache_ls(store: Store, as_json: bool) -> None:
 def cache_info(store: Store, key: str, as_json: bool) -> None:
     """Show one artifact (header only): KEY is a key or a unique prefix of one."""
     key = _resolve_key(store, key)
-    layer = store.locate(key)
-    if layer is None:
+    d = next(store.describe([key]), None)
+    if d is None:
         raise click.ClickException(f"no artifact {key}")
-    row = _row(store, layer.describe(key))
+    row = _row(store, d)
     if as_json:
         _emit_json(row)
     else:
         click.echo(f"key:      {row['key']}")
         click.echo(f"location: {row['path']} ({row['layer_kind']})")
         click.echo(f"size:     {_human_bytes(row['size'] or 0)}")
-        if row["valid"]:
+        if row["spec"] is not None:
             click.echo(f"created:  {row['created']}")
             click.echo(f"compiler: {row['compiler_version'] or '-'}")
             from e2compile.layers import describe_spec
             from e2compile.specs import BasisSpec
 
-            with contextlib.suppress(ValueError, TypeError, KeyError):  # not a BasisSpec
+            with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):  # not one
                 settings = describe_spec(BasisSpec.from_json(row["spec"]))
                 click.echo("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
             click.echo("spec:")
-            click.echo(json.dumps(json.loads(row["spec"]), indent=2, sort_keys=True))
+            try:
+                click.echo(json.dumps(load_json(row["spec"]), indent=2, sort_keys=True))
+            except ValueError as exc:  # the store keeps any spec text; this one is no BasisSpec
+                click.echo(f"  ({exc}) {row['spec'][:200]}")
             click.echo("arrays:")
             for name, a in row["arrays"].items():
                 click.echo(f"  {name:24} {a['dtype']:>6}  {tuple(a['shape'])}")
-            click.echo(f"draw it:  e2c show {key[:16]} --png {key[:12]}.png")
-        else:
-            click.echo(f"INVALID:  {row['reason']}")
+            if row["valid"]:
+                click.echo(f"draw it:  e2c show {key[:16]} --png {key[:12]}.png")
+        if not row["valid"]:
+            label = "FOREIGN" if row["foreign"] else "INVALID"
+            click.echo(f"{label}:  {row['foreign'] or row['reason']}")
     if not row["valid"]:
         sys.exit(1)
 
@@ -293,16 +322,20 @@ def cache_verify(store: Store, no_quarantine: bool, as_json: bool) -> None:
             results.append(result)
             tick(1)
     bad = [r for r in results if not r.ok]
+    foreign = [r for r in bad if r.foreign]
     checked = sum(r.key is not None for r in results)
     if as_json:
         invalid = [{"key": r.key, "location": r.location, "reason": r.reason,
-                    "quarantined_to": r.quarantined_to} for r in bad]  # fmt: skip
-        _emit_json({"ok": not bad, "checked": checked, "invalid": invalid})
+                    "quarantined_to": r.quarantined_to} for r in bad if not r.foreign]  # fmt: skip
+        _emit_json({"ok": not bad, "checked": checked, "invalid": invalid,
+                    "foreign": [{"key": r.key, "location": r.location, "reason": r.reason}
+                                for r in foreign]})  # fmt: skip
     else:
         for r in bad:
             moved = f" -> moved to {r.quarantined_to}" if r.quarantined_to else ""
-            click.echo(f"INVALID {r.location}: {r.reason}{moved}")
-        click.echo(f"{checked} artifacts checked, {len(bad)} invalid")
+            click.echo(f"{'FOREIGN' if r.foreign else 'INVALID'} {r.location}: {r.reason}{moved}")
+        click.echo(f"{checked} artifacts checked, {len(bad) - len(foreign)} invalid"
+                   + (f", {len(foreign)} foreign" if foreign else ""))  # fmt: skip
     if bad:
         sys.exit(1)
 
@@ -760,7 +793,7 @@ def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json
 
     try:
         artifact = BasisArtifact.from_record(record.arrays, record.meta)
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, RecursionError) as exc:  # a spec nested beyond any BasisSpec
         raise click.ClickException(f"{key[:16]} is not a basis artifact: {exc}") from None
     rows = element_rows(artifact)
     drawn = min(len(rows), max_elements)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ from .filestore import warn_invalid
 from .layer import Description, VerifyResult, bundle_member
 from .record import Record, is_key
 from .sealed import (
+    USERBLOCK_SIZE,
     ArtifactInfo,
     check_payload,
     data_span,
@@ -88,6 +89,9 @@ class _IndexedContents:
         info = validate_header(entry["attrs"], key, location)
         start, end = data_span(entry)
         try:
+            size = os.fstat(self._fh.fileno()).st_size  # the seal held: what was sealed
+            if end > start and (start < USERBLOCK_SIZE or end > size):
+                raise ValueError("data out of the file")  # checked before allocating
             data = bytearray(max(end - start, 0))
             self._fh.seek(start)
             if self._fh.readinto(data) != len(data):
@@ -343,13 +347,14 @@ class Bundle:
                     yield VerifyResult(None, loc, False, f"malformed key {key!r}")
                     continue
                 try:
-                    if contents.load(key)[0] != stored.load(key)[0]:
+                    record, info = contents.load(key)
+                    if record != stored.load(key)[0]:
                         raise CorruptArtifactError(loc, "the index disagrees with the HDF5 content")
                 except (CorruptArtifactError, KeyError) as exc:
                     reason = exc.reason if isinstance(exc, CorruptArtifactError) else "not a group"
                     yield VerifyResult(key, loc, False, reason)
                 else:
-                    yield VerifyResult(key, loc, True)
+                    yield VerifyResult(key, loc, True, spec=info.spec)
 
     iter_verify = verify
 
@@ -369,7 +374,7 @@ def write_bundle(
 
     from .format import write_artifact, write_sealed  # HDF5: imported by writers only
 
-    def fill(f: h5py.File) -> None:
+    def fill(f: h5py.File, check: Callable[[], None]) -> None:
         f.attrs["e2c_format"] = BUNDLE_FORMAT
         f.attrs["format_version"] = BUNDLE_VERSION
         f.attrs["created"] = now_iso()
@@ -379,6 +384,7 @@ def write_bundle(
                 raise ValueError(f"key {record.key} given twice")
             written.add(record.key)
             write_artifact(top.create_group(record.key), record, created)
+            check()  # a full disk: stop now, not after reading every other source
 
     write_sealed(create_temp(path.parent, path.name), path, fill)
     return sorted(written)

@@ -50,6 +50,8 @@ STALE_TEMP_S = 3600.0
 QUARANTINE_DIR = "quarantine"
 MISSING_DIR = "missing"
 LOCK_DIR = "locks"
+#: The reason given for a symbolic link at an artifact path whose target does not exist.
+DANGLING = "dangling symbolic link (its target does not exist)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ def warn_invalid(exc: CorruptArtifactError, action: str) -> None:
 
 def _stat_id(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _lstat_id(path: Path) -> tuple[int, int, int, int] | None:
+    """The identity of a symbolic link itself (``None`` if nothing is there)."""
+    try:
+        return _stat_id(path.lstat())
+    except OSError:
+        return None
 
 
 def _remove(path: Path) -> None:
@@ -218,7 +228,7 @@ class FileStore:
         except CorruptArtifactError as exc:
             info, reason = None, exc.reason
         except FileNotFoundError:
-            info, reason = None, "missing"
+            info, reason = None, DANGLING if path.is_symlink() else "missing"
         return Description(key, str(path), self.location, self.kind, size, info, reason)
 
     def load(self, key: str) -> tuple[Record, ArtifactInfo]:
@@ -287,8 +297,10 @@ class FileStore:
         except OSError as exc:
             raise ReadOnlyStoreError(f"cannot write to {path.parent}: {exc}") from exc
         try:
-            write_sealed(tmp, path, lambda f: write_artifact(f, record, created))
-        except (OSError, RuntimeError) as exc:  # h5py reports a full disk as either
+            write_sealed(tmp, path, lambda f, check: write_artifact(f, record, created))
+        except StoreWriteError:
+            raise
+        except (OSError, RuntimeError) as exc:  # HDF5 never sees a full disk, but be safe
             raise StoreWriteError(f"cannot write {path}: {exc}") from exc
         _fsync_dir(path.parent)
         self._bad.pop(record.key, None)
@@ -314,9 +326,12 @@ class FileStore:
         if not self.writable:
             return None
         path = self.path(key)
+        current = {_lstat_id(path)}  # a link itself (dangling), or the file it names
+        with contextlib.suppress(OSError):
+            current.add(_stat_id(path.stat()))
+        if ident is not None and ident not in current:
+            return None  # replaced by a fresh write since it was read: not ours to move
         try:
-            if ident is not None and _stat_id(path.stat()) != ident:
-                return None  # replaced by a fresh write since it was read: not ours to move
             self.quarantine_dir.mkdir(parents=True, exist_ok=True)
             dest = self.quarantine_dir / f"{key}.{time.time_ns()}.h5"
             os.replace(path, dest)
@@ -348,8 +363,16 @@ class FileStore:
         for entry in self.entries():
             try:
                 ident = _stat_id(entry.path.stat())
-                verify_file(entry.path, str(entry.path), entry.key)
+                _, info = verify_file(entry.path, str(entry.path), entry.key)
             except FileNotFoundError:
+                if not entry.path.is_symlink():
+                    continue  # removed meanwhile
+                moved = None
+                if quarantine:
+                    moved = self.quarantine(entry.key, _lstat_id(entry.path), DANGLING)
+                yield VerifyResult(
+                    entry.key, str(entry.path), False, DANGLING, str(moved) if moved else None
+                )
                 continue
             except CorruptArtifactError as exc:
                 moved = None
@@ -359,7 +382,7 @@ class FileStore:
                     entry.key, str(entry.path), False, exc.reason, str(moved) if moved else None
                 )
                 continue
-            yield VerifyResult(entry.key, str(entry.path), True)
+            yield VerifyResult(entry.key, str(entry.path), True, spec=info.spec)
 
     iter_verify = verify
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,16 @@ import h5py
 import numpy as np
 
 from .errors import CorruptArtifactError
-from .files import MAX_FILE_BYTES, create_temp, now_iso, open_checked, prepare_output
+from .files import (
+    MAX_FILE_BYTES,
+    UnfailingFile,
+    create_temp,
+    now_iso,
+    open_checked,
+    prepare_output,
+    write_error,
+)
+from .limits import array_dtype
 from .record import Record, canonical_meta_json
 from .sealed import (
     ARTIFACT_FORMAT,
@@ -57,6 +67,7 @@ from .sealed import (
     Seal,
     array_checksum,
     check_payload,
+    check_unicode_width,
     header_checksum,
     read_seal,
     validate_header,
@@ -163,13 +174,10 @@ def build_index(f: h5py.File) -> dict[str, Any]:
     return {"format": INDEX_FORMAT, "version": INDEX_VERSION, "root": root, "artifacts": artifacts}
 
 
-def seal_file(path: str | os.PathLike[str]) -> None:
-    """Index and seal a closed HDF5 file created with ``userblock_size=USERBLOCK_SIZE``.
-
-    The index is derived from the file's HDF5 content (replacing any earlier one), so a file
-    edited with HDF5 and sealed again is read through the index as what it now holds.
-    """
-    with h5py.File(path, "r+", locking=False) as f:
+def _index_and_seal(fh: UnfailingFile) -> None:
+    """Index and seal the HDF5 file open as ``fh``, then flush it to the disk (see
+    :func:`seal_file`); raises the ``OSError`` of a failed write."""
+    with h5py.File(fh, "r+") as f:
         if INDEX_DATASET in f:
             del f[INDEX_DATASET]
         raw = canonical_meta_json(build_index(f)).encode("utf-8")
@@ -177,30 +185,64 @@ def seal_file(path: str | os.PathLike[str]) -> None:
             INDEX_DATASET, data=np.frombuffer(raw, dtype=np.uint8), track_times=False
         )
         index = (int(ds.id.get_offset()), len(raw), hashlib.sha256(raw).digest())
-    with open(path, "r+b") as fh:
-        fh.seek(USERBLOCK_SIZE)
-        h = hashlib.sha256()
-        length = 0
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-            length += len(chunk)
-        fh.seek(0)
-        fh.write(Seal(2, length, h.digest(), index).pack().ljust(USERBLOCK_SIZE, b"\0"))
-        fh.flush()
-        os.fsync(fh.fileno())
+    fh.check()
+    fh.seek(USERBLOCK_SIZE)
+    h = hashlib.sha256()
+    length = 0
+    while chunk := fh.read(_CHUNK):
+        h.update(chunk)
+        length += len(chunk)
+    fh.seek(0)
+    fh.write(Seal(2, length, h.digest(), index).pack().ljust(USERBLOCK_SIZE, b"\0"))
+    fh.sync()
 
 
-def write_sealed(tmp: Path, path: Path, fill: Callable[[h5py.File], None]) -> None:
-    """Write a sealed HDF5 file atomically: ``fill`` the new file ``tmp`` (from
-    :func:`create_temp`, next to ``path``), seal it (which fsyncs), make it readable by all and
-    ``os.replace`` it onto ``path``. A reader never sees a partial file; on any failure ``tmp`` is
-    removed and the error propagates."""
+def seal_file(path: str | os.PathLike[str]) -> None:
+    """Index and seal a closed HDF5 file created with ``userblock_size=USERBLOCK_SIZE``.
+
+    The index is derived from the file's HDF5 content (replacing any earlier one), so a file
+    edited with HDF5 and sealed again is read through the index as what it now holds.
+    """
+    with UnfailingFile(path) as fh:
+        _index_and_seal(fh)
+
+
+def write_sealed(
+    tmp: Path, path: Path, fill: Callable[[h5py.File, Callable[[], None]], None]
+) -> None:
+    """Write a sealed HDF5 file atomically: ``fill(f, check)`` the new file ``tmp`` (from
+    :func:`create_temp`, next to ``path``), seal it, fsync it, make it readable by all and
+    ``os.replace`` it onto ``path``. A reader never sees a partial file.
+
+    HDF5 writes through an :class:`~cache.files.UnfailingFile`, so a full disk never reaches the
+    library (which can crash on it); ``check()`` raises as soon as a write failed, so a long
+    ``fill`` can stop early. A failed write raises :class:`~cache.errors.StoreWriteError`
+    (``cannot write PATH: no space left on device``); on any failure ``tmp`` is removed and the
+    error propagates.
+    """
     try:
-        with h5py.File(tmp, "w", locking=False, userblock_size=USERBLOCK_SIZE) as f:
-            fill(f)
-        seal_file(tmp)  # also fsyncs
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        try:
+            fh = UnfailingFile(tmp)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        with fh:
+
+            def check() -> None:
+                if fh.error is not None:
+                    raise write_error(path, fh.error) from fh.error
+
+            with h5py.File(fh, "w", userblock_size=USERBLOCK_SIZE) as f:
+                fill(f, check)
+            check()
+            try:
+                _index_and_seal(fh)  # also fsyncs
+            except OSError as exc:
+                raise write_error(path, exc) from exc
+        try:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -272,21 +314,53 @@ def read_info(
     return validate_header(group.attrs, expected_key, _location(group, location))
 
 
+def _stored_bytes(dsid: h5py.h5d.DatasetID, nbytes: int) -> None:
+    """The dataset holds exactly ``nbytes`` of data, within the file: checked before a buffer
+    is allocated (a crafted dataspace of 10⁹ elements over no data allocates nothing)."""
+    stored = dsid.get_storage_size()
+    limit = h5py.h5i.get_file_id(dsid).get_filesize()
+    if stored != nbytes or nbytes > limit:
+        raise ValueError(f"{stored} bytes stored, {nbytes} expected")
+
+
+def _read_strings(dsid: h5py.h5d.DatasetID, count: int) -> list[str]:
+    """The UTF-8 strings of a string dataset, in order, reading no more than the file holds."""
+    ds = h5py.Dataset(dsid)
+    info = h5py.check_string_dtype(ds.dtype)
+    if info is None or info.encoding != "utf-8":
+        raise ValueError(f"dtype {ds.dtype} is not UTF-8")
+    if info.length is not None:  # fixed length (format 2): the bytes are in the dataset
+        _stored_bytes(dsid, count * info.length)
+        raw = np.asarray(ds[()], dtype=object).reshape(-1).tolist()
+        return [bytes(b).decode("utf-8") for b in raw]
+    # variable length (format 1): the strings lie elsewhere in the file, and a crafted file can
+    # point every element at one big string, so read them one by one within the file's size
+    budget = h5py.h5i.get_file_id(dsid).get_filesize()
+    if count and dsid.get_storage_size() < count:
+        raise ValueError("fewer bytes stored than strings")
+    items = []
+    for index in np.ndindex(*ds.shape):
+        item = bytes(ds[index])
+        budget -= len(item)
+        if budget < 0:
+            raise ValueError("strings larger than the file")
+        items.append(item.decode("utf-8"))
+    return items
+
+
 def _read_array(dsid: h5py.h5d.DatasetID, entry: dict[str, Any]) -> np.ndarray:
     """Read and check one dataset (by its low-level id: h5py's high-level wrappers cost more than
-    the read of a small array): shape, dtype, a plain unfiltered layout, the data checksum."""
-    dtype = np.dtype(entry["dtype"])
+    the read of a small array): shape, dtype, a plain unfiltered layout, the bytes stored, the
+    data checksum. Nothing is allocated before the sizes are checked against the file."""
+    dtype = array_dtype(entry["dtype"])
     shape = tuple(entry["shape"])
     if dsid.shape != shape:
         raise ValueError(f"shape {dsid.shape} != {shape}")
+    count = math.prod(shape)
     if dtype.kind == "U":
-        ds = h5py.Dataset(dsid)
-        info = h5py.check_string_dtype(ds.dtype)
-        if info is None or info.encoding != "utf-8":
-            raise ValueError(f"dtype {ds.dtype} is not UTF-8")
-        raw = np.asarray(ds[()], dtype=object).reshape(-1)
-        arr = np.array([bytes(b).decode("utf-8") for b in raw.tolist()], dtype=dtype)
-        arr = arr.reshape(shape)
+        items = _read_strings(dsid, count)
+        check_unicode_width(dtype, items)
+        arr = np.array(items, dtype=dtype).reshape(shape)
     else:
         if dsid.dtype != dtype:
             raise ValueError(f"dtype {dsid.dtype} != {dtype}")
@@ -297,6 +371,7 @@ def _read_array(dsid: h5py.h5d.DatasetID, entry: dict[str, Any]) -> np.ndarray:
             or dcpl.get_external_count()
         ):
             raise ValueError("dataset is not contiguous and uncompressed")
+        _stored_bytes(dsid, count * dtype.itemsize)
         arr = np.empty(shape, dtype=dtype)
         if arr.size:
             dsid.read(h5py.h5s.ALL, h5py.h5s.ALL, arr)

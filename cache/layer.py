@@ -25,13 +25,19 @@ def bundle_member(location: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Outcome of verifying one artifact (``key`` is ``None`` for a whole unreadable layer)."""
+    """Outcome of verifying one artifact (``key`` is ``None`` for a whole unreadable layer).
+
+    ``spec`` is the verified artifact's spec when the layer has it at hand; ``foreign`` marks an
+    intact artifact that this process does not count as valid (see ``Store.foreign``).
+    """
 
     key: str | None
     location: str
     ok: bool
     reason: str = ""
     quarantined_to: str | None = None
+    spec: str | None = None
+    foreign: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ class Description:
     """What a listing shows of one artifact: read from its header, never from its arrays.
 
     ``info`` is ``None`` (and ``reason`` says why) when the header is invalid. ``size`` is the file
-    size, or for an artifact inside a bundle the bytes of its arrays.
+    size, or for an artifact inside a bundle the bytes of its arrays. ``foreign`` says why an
+    intact artifact is not valid for this process (see ``Store.foreign``), else ``""``.
     """
 
     key: str
@@ -49,10 +56,11 @@ class Description:
     size: int | None
     info: ArtifactInfo | None
     reason: str = ""
+    foreign: str = ""
 
     @property
     def valid(self) -> bool:
-        return self.info is not None
+        return self.info is not None and not self.foreign
 
 
 @runtime_checkable

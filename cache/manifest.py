@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import CacheError
 from .files import create_temp
+from .limits import load_json
 from .record import is_key, key_for
 
 __all__ = [
@@ -51,7 +52,7 @@ def is_manifest(data: object) -> bool:
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest at ``path``, checked: ``keys`` are keys, ``specs`` map each to its spec."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = load_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from None
     if not is_manifest(data):
@@ -69,7 +70,7 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 def read_manifest_keys(path: str | os.PathLike[str]) -> list[str]:
     """Keys listed by a manifest or by a plain JSON list of keys."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = load_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from None
     keys = data.get("keys") if isinstance(data, dict) else data
@@ -123,7 +124,7 @@ def spec_summary(spec_json: str | None) -> str:
     """A one-line summary of a spec JSON (generic: only the fields that are present), e.g.
     ``rot2d N=8 kernel k=5 8->16 channels``."""
     try:
-        spec = json.loads(spec_json) if spec_json else None
+        spec = load_json(spec_json) if spec_json else None
     except ValueError:
         spec = None
     if not isinstance(spec, dict):

@@ -45,6 +45,10 @@ def _normalise_array(name: str, value: Any) -> np.ndarray:
         )
     if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and not np.little_endian):
         arr = arr.astype(arr.dtype.newbyteorder("<"))
+    if arr.dtype.kind == "U":  # the minimal width: what readers require (cache.limits)
+        width = max(int(np.char.str_len(arr).max()), 1) if arr.size else 1
+        if arr.dtype.itemsize // 4 != width:
+            arr = arr.astype(f"<U{width}")
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
@@ -54,7 +58,8 @@ class Record:
 
     ``meta["spec"]`` is the canonical spec JSON and ``key == sha256(meta["spec"])``; both are
     checked here, so a record can never be filed under the wrong key. Arrays are numeric (bool,
-    int, uint, float, complex) or numpy unicode; names are ``/``-separated words of
+    int, uint, float, complex, little-endian) or numpy unicode (at their minimal width, at least
+    1: wider padding carries nothing and is dropped); names are ``/``-separated words of
     ``[A-Za-z0-9_.-]``. Equality is by content: same key, same meta, and arrays with the same
     dtypes, shapes and bytes.
     """

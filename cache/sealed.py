@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CorruptArtifactError, UnreadableArtifactError
+from .limits import array_dtype, load_json, unicode_width
 from .record import Record, canonical_meta_json, is_key, key_for
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Seal",
     "array_checksum",
     "check_payload",
+    "check_unicode_width",
     "data_span",
     "header_checksum",
     "info_indexed",
@@ -168,7 +170,7 @@ def read_index(
     if len(raw) != size or hashlib.sha256(raw).digest() != digest:
         raise CorruptArtifactError(location, "index checksum mismatch")
     try:
-        index = json.loads(raw.decode("utf-8"))
+        index = load_json(raw)
     except ValueError as exc:
         raise CorruptArtifactError(location, f"invalid index: {exc}") from None
     if (
@@ -259,12 +261,12 @@ def _check_header(
         raise ValueError(f"stored key {key!r} is not sha256 of the stored spec")
     if expected_key is not None and key != expected_key:
         raise ValueError(f"artifact of key {key} stored under key {expected_key}")
-    meta = json.loads(fields["meta"])
+    meta = load_json(fields["meta"])
     if not isinstance(meta, dict) or meta.get("spec") != spec:
         raise ValueError("meta['spec'] differs from the spec attribute")
     if str(meta.get("compiler_version", "")) != fields["compiler_version"]:
         raise ValueError("meta['compiler_version'] differs from the compiler_version attribute")
-    manifest = json.loads(fields["arrays"])
+    manifest = load_json(fields["arrays"])
     if not isinstance(manifest, dict):
         raise ValueError("malformed array manifest")
     for name, entry in manifest.items():
@@ -272,10 +274,10 @@ def _check_header(
             not isinstance(entry, dict)
             or set(entry) != {"dtype", "shape", "sha256"}
             or not isinstance(entry["shape"], list)
-            or not all(isinstance(n, int) and n >= 0 for n in entry["shape"])
-            or np.dtype(entry["dtype"]).kind not in "biufcU"
+            or not all(type(n) is int and n >= 0 for n in entry["shape"])
         ):
             raise ValueError(f"malformed manifest entry for array {name!r}")
+        array_dtype(entry["dtype"])  # one the writer produces (checked before numpy parses it)
     return ArtifactInfo(
         key=key,
         spec=spec,
@@ -319,6 +321,17 @@ def array_checksum(arr: np.ndarray) -> str:
 
 # -- reading through the index -------------------------------------------------------------------
 
+_FIXED_BYTES = re.compile(r"\|S[1-9][0-9]{0,8}")
+
+
+def check_unicode_width(dtype: np.dtype, items: list[str]) -> None:
+    """A unicode array's declared width is the one the writer gives its strings (records hold
+    unicode arrays at their minimal width): never more, so no crafted width allocates more than
+    four bytes per stored byte."""
+    width = unicode_width(items)
+    if dtype.itemsize // 4 != width:
+        raise ValueError(f"dtype {dtype.str} for strings of at most {width} characters")
+
 
 def _expected_groups(names: list[str]) -> set[str]:
     return {"/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)}
@@ -333,21 +346,23 @@ def _array_from_index(
 ) -> np.ndarray:
     if not isinstance(stored, dict) or stored.get("object") != "dataset":
         raise ValueError(f"{name!r} is not a dataset")
-    dtype = np.dtype(entry["dtype"])
+    dtype = array_dtype(entry["dtype"])
     shape = tuple(entry["shape"])
     if stored.get("shape") != list(shape):
-        raise ValueError(f"shape {tuple(stored.get('shape') or ())} != {shape}")
+        raise ValueError(f"shape {str(stored.get('shape'))[:80]} != {shape}")
     if not stored.get("plain"):
         raise ValueError("dataset is not contiguous and uncompressed")
     count = math.prod(shape)
+    stored_dtype = stored.get("dtype")
     if dtype.kind == "U":
-        if stored.get("encoding") != "utf-8" or not str(stored.get("dtype", "")).startswith("|S"):
-            raise ValueError(f"dtype {stored.get('dtype')} is not fixed-length UTF-8")
-        raw_dtype = np.dtype(stored["dtype"])
-    else:
-        raw_dtype = np.dtype(stored.get("dtype"))
-        if raw_dtype != dtype:
-            raise ValueError(f"dtype {raw_dtype} != {dtype}")
+        if stored.get("encoding") != "utf-8" or not (
+            isinstance(stored_dtype, str) and _FIXED_BYTES.fullmatch(stored_dtype)
+        ):
+            raise ValueError(f"dtype {str(stored_dtype)[:40]} is not fixed-length UTF-8")
+    elif stored_dtype != entry["dtype"]:
+        raise ValueError(f"dtype {str(stored_dtype)[:40]} != {dtype}")
+    raw_dtype = np.dtype(stored_dtype)
+    # every length and offset is checked against the bytes at hand before anything is allocated
     nbytes, offset = count * raw_dtype.itemsize, stored.get("offset")
     if stored.get("nbytes") != nbytes:
         raise ValueError(f"{stored.get('nbytes')} bytes stored, {nbytes} expected")
@@ -364,6 +379,7 @@ def _array_from_index(
         raw = raw.reshape(shape)
     if dtype.kind == "U":
         items = [b.decode("utf-8") for b in raw.reshape(-1).tolist()]
+        check_unicode_width(dtype, items)
         arr = np.array(items, dtype=dtype).reshape(shape)
     else:
         arr = raw

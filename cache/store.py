@@ -19,10 +19,11 @@ then the layers in order. A layer that does not exist or cannot be read is repor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +151,12 @@ class Store:
     ``size`` and ``get_or_create``. See the module docstring for configuration.
     """
 
+    #: ``foreign(spec_json)``: why an intact artifact is no valid artifact for this process (made
+    #: by another algorithm version, say), else ``None``. The cache knows no specs, so the caller
+    #: sets it (``e2c`` does); listings, ``verify`` and transfers then report such artifacts as
+    #: foreign: not valid, never quarantined (a newer e2compile sharing the store may own them).
+    foreign: Callable[[str], str | None] | None = None
+
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -222,13 +229,18 @@ class Store:
         """Every key of every layer, sorted, without repeats."""
         return sorted({k for layer in self.all_layers for k in layer.keys()})
 
-    def describe(self) -> Iterator[Description]:
-        """The header of every artifact, in key order, from the first layer holding it (no array
-        data is read)."""
-        for key in self.keys():
+    def describe(self, keys: Iterable[str] | None = None) -> Iterator[Description]:
+        """The header of every artifact (or of ``keys``), in key order, from the first layer
+        holding it (no array data is read; foreign artifacts are marked, see :attr:`foreign`)."""
+        for key in self.keys() if keys is None else keys:
             layer = self.locate(key)
             if layer is not None:
-                yield layer.describe(key)
+                d = layer.describe(key)
+                why = self._foreign(d.info.spec) if d.info is not None else None
+                yield dataclasses.replace(d, foreign=why) if why else d
+
+    def _foreign(self, spec: str | None) -> str | None:
+        return None if self.foreign is None or spec is None else self.foreign(spec)
 
     def offline_miss(self, key: str, spec: str | None = None) -> OfflineMissError:
         """The error of an offline miss: short, with a spec file ``e2c compile`` accepts."""
@@ -281,7 +293,16 @@ class Store:
         """Validate every artifact of every layer; invalid root files are quarantined. A layer
         that cannot be read (missing, not a store) is one failed result."""
         for layer in self.all_layers:
-            yield from layer.verify(quarantine=quarantine)
+            for result in layer.verify(quarantine=quarantine):
+                if result.ok and result.key is not None and self.foreign is not None:
+                    spec = result.spec
+                    if spec is None:  # a layer that does not say: read the header again
+                        info = layer.describe(result.key).info
+                        spec = None if info is None else info.spec
+                    why = self._foreign(spec)
+                    if why:
+                        result = dataclasses.replace(result, ok=False, reason=why, foreign=True)
+                yield result
 
     def verify(self, quarantine: bool = True) -> list[VerifyResult]:
         """Validate every artifact of every layer; see :meth:`iter_verify`."""

@@ -49,9 +49,11 @@ def iter_valid(
     keys: Iterable[str],
     problems: dict[str, str],
     progress: Progress | None = None,
+    foreign: Callable[[str], str | None] | None = None,
 ) -> Iterator[tuple[Record, str]]:
     """Yield ``(record, created)`` for each key (sorted) from the first source with a valid copy;
-    keys with none are recorded in ``problems``."""
+    keys with none are recorded in ``problems`` (``foreign: ...`` for an artifact ``foreign``
+    rejects, see ``Store.foreign``: every copy of a key has the same spec)."""
     for key in sorted(set(keys)):
         problem = "missing"
         for source in sources:
@@ -62,6 +64,10 @@ def iter_valid(
             except CorruptArtifactError as exc:
                 problem = f"invalid: {exc.reason}"
                 continue
+            why = None if foreign is None else foreign(record.spec)
+            if why:
+                problems[key] = f"foreign: {why}"
+                break
             yield record, info.created
             break
         else:
@@ -75,6 +81,7 @@ class _Incomplete(Exception):
 
 
 def _to_bundle(
+    store: Store,
     output: str | os.PathLike[str],
     sources: Sequence[Layer],
     keys: Iterable[str],
@@ -84,7 +91,7 @@ def _to_bundle(
     report = TransferReport(str(Path(output).expanduser().absolute()))
 
     def items() -> Iterator[tuple[Record, str]]:
-        yield from iter_valid(sources, keys, report.problems, progress)
+        yield from iter_valid(sources, keys, report.problems, progress, store.foreign)
         if report.problems and all_or_nothing:
             raise _Incomplete
 
@@ -100,7 +107,7 @@ def _into_root(
     store: Store, sources: Sequence[Layer], keys: Iterable[str], progress: Progress | None
 ) -> TransferReport:
     report = TransferReport(store.root.location)
-    for record, created in iter_valid(sources, keys, report.problems, progress):
+    for record, created in iter_valid(sources, keys, report.problems, progress, store.foreign):
         report.done[record.key] = "copied" if store.put(record, created) else "present"
     return report
 
@@ -114,7 +121,7 @@ def pack(
     """Bundle ``keys`` (default: every artifact of every layer) from ``store`` into ``output``;
     nothing is written if one is missing or invalid."""
     wanted = store.keys() if keys is None else list(keys)
-    return _to_bundle(output, store.all_layers, wanted, True, progress)
+    return _to_bundle(store, output, store.all_layers, wanted, True, progress)
 
 
 def unpack(
@@ -144,4 +151,4 @@ def merge(
     keys = _all_keys(layers)
     if output is None:
         return _into_root(store, layers, keys, progress)
-    return _to_bundle(output, layers, keys, False, progress)
+    return _to_bundle(store, output, layers, keys, False, progress)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import (
@@ -48,7 +49,7 @@ def _add_blur(module: torch.nn.Module, sigma: float) -> int:
     non-persistent buffer ``module.filter``; return the filter's size."""
     sigma = float(sigma)
     if not sigma > 0:
-        raise ValueError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
+        raise ArgumentError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
     module.sigma = sigma
     module.register_buffer("filter", gaussian_filter(sigma), persistent=False)
     return module.filter.shape[-1]

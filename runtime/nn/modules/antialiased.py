@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -24,16 +25,15 @@ from .pooling import _ChannelwisePool, _Pool2d
 __all__ = ["PointwiseMaxPoolAntialiased", "PointwiseAvgPoolAntialiased", "NormMaxPool"]
 
 
-def gaussian_filter(sigma: float, extent: float, channels: int = 1) -> torch.Tensor:
+def gaussian_filter(sigma: float, extent: float, channels: int = 1) -> np.ndarray:
     """A normalised Gaussian of std ``sigma`` (pixels) reaching ``extent`` standard deviations:
     ``s = 2 round(extent sigma) + 1`` pixels a side (Python's ``round``), symmetric under
-    90-degree rotations and flips of the grid. Shape ``(channels, 1, s, s)``: one copy per
-    channel, the weight of a depthwise convolution."""
+    90-degree rotations and flips of the grid. Float64, shape ``(channels, 1, s, s)``: one copy
+    per channel, the weight of a depthwise convolution."""
     size = 2 * int(round(extent * sigma)) + 1
-    r = torch.arange(size, dtype=torch.float64, device="cpu") - (size - 1) / 2
-    g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    g = (g / g.sum()).to(torch.get_default_dtype())
-    return g.reshape(1, 1, size, size).repeat(channels, 1, 1, 1)
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    return np.repeat((g / g.sum())[None, None], channels, axis=0)
 
 
 def _blur_conv(filt: torch.Tensor, stride: Any, padding: Any) -> torch.nn.Conv2d:
@@ -56,7 +56,7 @@ def _add_blur(module: EquivariantModule, sigma: float, extent: float) -> int:
         raise ArgumentError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
     module.sigma = sigma
     filt = gaussian_filter(sigma, extent, module.in_type.size)
-    module.register_buffer("filter", filt, persistent=False)
+    module.register_derived_buffer("filter", filt)  # float64 source: exact after .double()
     return filt.shape[-1]
 
 

@@ -93,6 +93,13 @@ class EquivariantModule(DerivedBuffers, ABC):
                 m.eval()
         return module
 
+    def _tensor_device(self) -> torch.device | None:
+        """The device of the module's first parameter (or buffer); ``None`` if it has none."""
+        like = next(iter(self.parameters()), None)
+        if like is None:
+            like = next(iter(self.buffers()), None)
+        return None if like is None else like.device
+
     def _equivariance_gspace(self) -> Any:
         """The gspace whose elements :meth:`check_equivariance` tests by default."""
         return self.in_type.gspace
@@ -123,10 +130,7 @@ class EquivariantModule(DerivedBuffers, ABC):
         """
         module = self._float64_copy()
         size = spatial or self._equivariance_size()
-        like = next(iter(module.parameters()), None)
-        if like is None:
-            like = next(iter(module.buffers()), None)
-        device = None if like is None else like.device
+        device = module._tensor_device()
         x = torch.randn(batch, self.in_type.size, size, size, dtype=torch.float64, device=device)
         if elements is None:
             elements = grid_exact_elements(self._equivariance_gspace())

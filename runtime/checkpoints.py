@@ -13,7 +13,12 @@ outputs up to float32 round-off. Per module of *our* model, in ``named_modules()
   basis options) is an error, never a silent approximation. The bias goes through the reference's
   stored ``bias_expansion`` the same way.
 * ``NormBatchNorm``: the reference keeps ``<size>_running_var`` / ``<size>_weight`` per field
-  size; ours per field, in type order.
+  size; ours per field, in type order. ``InducedNormBatchNorm`` likewise, keyed by
+  ``(<size>, <sub-field size>)``.
+* ``GNormBatchNorm``: the reference keeps per-irrep statistics per representation name, in the
+  irrep basis of its change of basis (stored with them); they map onto ours irrep by irrep when
+  the two bases differ by at most a permutation of irreps and signs, and are refused when they
+  mix copies of an irrep (the statistics are then not defined in our basis).
 * every other module: its own parameters and persistent buffers, by name (e.g. ``InnerBatchNorm``'s
   ``batch_norm_[<size>]`` children, which have the reference's names), reshaped when only the
   shape of an equal-sized tensor differs.
@@ -249,30 +254,176 @@ def _convert_conv_bias(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], u
 
 
 def _convert_norm_batchnorm(prefix: str, bn: Any, sd: Mapping[str, torch.Tensor], used: set):
+    """The reference keeps ``<size>_running_var`` / ``<size>_weight`` per field size; ours per
+    field, in type order."""
     sizes = np.asarray(bn.in_type.field_sizes)
-    out: dict[str, np.ndarray] = {"running_var": np.ones(sizes.size)}
     names = ["running_var"] + (["weight"] if bn.weight is not None else [])
-    if bn.weight is not None:
-        out["weight"] = np.ones(sizes.size)
+    out = {name: np.ones(sizes.size) for name in names}
     for s in dict.fromkeys(sizes.tolist()):
         fields = np.flatnonzero(sizes == s)
         for name in names:
             key = _key(prefix, f"{s}_{name}")
-            if key not in sd:
-                raise CheckpointMismatchError(prefix, bn, f"the checkpoint has no {key!r}")
-            values = _as64(sd[key]).reshape(-1)
-            if values.size != fields.size:
-                raise CheckpointMismatchError(
-                    prefix,
-                    bn,
-                    f"{key!r} holds {values.size} fields of size {s}, this layer {fields.size}",
-                )
-            out[name][fields] = values
-            used.add(key)
+            out[name][fields] = _field_values(prefix, bn, sd, key, fields.size, used)
+    _copy_batches_tracked(prefix, sd, used, out)
+    return out
+
+
+def _convert_induced_norm_batchnorm(
+    prefix: str, bn: Any, sd: Mapping[str, torch.Tensor], used: set
+):
+    """The reference keeps ``(<size>, <sub-field size>)_running_var`` / ``_weight`` per kind of
+    induced field (shape ``(1, fields, 1, 1, 1, 1)``), the same statistic (``E[|v|^2] / size``)
+    that ours keeps per field, in type order."""
+    from .nn.modules.induced import _subfield_size
+
+    kinds = [
+        (r.size, _subfield_size(r, "induced_norm", "InducedNormBatchNorm", i))
+        for i, r in enumerate(bn.in_type.representations)
+    ]
+    names = ["running_var"] + (["weight"] if bn.weight is not None else [])
+    out = {name: np.ones(len(kinds)) for name in names}
+    for kind in dict.fromkeys(kinds):
+        fields = [f for f, k in enumerate(kinds) if k == kind]
+        for name in names:
+            key = _key(prefix, f"{kind}_{name}")
+            out[name][fields] = _field_values(prefix, bn, sd, key, len(fields), used)
+    _copy_batches_tracked(prefix, sd, used, out)
+    return out
+
+
+def _field_values(
+    prefix: str, module: Any, sd: Mapping[str, torch.Tensor], key: str, n: int, used: set
+) -> np.ndarray:
+    """The checkpoint's ``key`` as a vector of ``n`` per-field values (marked used)."""
+    if key not in sd:
+        raise CheckpointMismatchError(prefix, module, f"the checkpoint has no {key!r}")
+    values = _as64(sd[key]).reshape(-1)
+    if values.size != n:
+        raise CheckpointMismatchError(
+            prefix, module, f"{key!r} holds {values.size} fields, this layer {n}"
+        )
+    used.add(key)
+    return values
+
+
+def _copy_batches_tracked(prefix: str, sd: Mapping[str, torch.Tensor], used: set, out: dict):
     key = _key(prefix, "num_batches_tracked")
     if key in sd:
         out["num_batches_tracked"] = sd[key]
         used.add(key)
+
+
+def _irrep_match(
+    prefix: str, bn: Any, rep: Any, sd: Mapping[str, torch.Tensor], used: set
+) -> tuple[list[int], list[float], int]:
+    """How the reference's irrep basis of ``rep`` maps onto ours, for ``GNormBatchNorm``.
+
+    The reference stores the change of basis it normalised in (``<name>_change_of_basis``;
+    absent when the identity) and which channels form each irrep (``vars_aggregator_<name>``).
+    ``M = Q_ours^T Q_ref`` maps its irrep coordinates to ours. Per-irrep statistics carry over
+    only when ``M`` sends every irrep of ours to a single irrep of the reference (an orthogonal
+    block); a ``M`` that mixes copies of one irrep leaves them undefined (an error). Returns, per
+    irrep of ours, the reference irrep's index and the sign of the block (which flips the mean
+    and bias of a trivial irrep), and the number of the reference's irreps.
+    """
+    name = rep.name
+    aggregator_key = _key(prefix, f"vars_aggregator_{name}")
+    if aggregator_key not in sd:
+        raise CheckpointMismatchError(prefix, bn, f"the checkpoint has no {aggregator_key!r}")
+    aggregator = _as64(sd[aggregator_key])
+    if aggregator.ndim != 2 or aggregator.shape[0] != rep.size:
+        raise CheckpointMismatchError(
+            prefix,
+            bn,
+            f"{aggregator_key!r} has shape {tuple(aggregator.shape)}: the reference's "
+            f"{name!r} fields are not of size {rep.size}",
+        )
+    ref_blocks = [np.flatnonzero(np.abs(aggregator[:, j]) > 0) for j in range(aggregator.shape[1])]
+    q_ref = np.eye(rep.size)
+    for suffix in ("change_of_basis", "change_of_basis_inv"):
+        key = _key(prefix, f"{name}_{suffix}")
+        if key in sd:
+            used.add(key)
+            if suffix == "change_of_basis":
+                q_ref = _as64(sd[key])
+    for suffix in (f"vars_propagator_{name}", f"{name}_indices"):
+        used.add(_key(prefix, suffix))
+    used.add(aggregator_key)
+    m = np.asarray(rep.change_of_basis, dtype=np.float64).T @ q_ref
+    group = rep.group
+    sizes = [group.irreps[irrep].size for irrep in rep.irreps]
+    starts = np.cumsum([0, *sizes])
+    match, signs = [], []
+    for i, (a, b) in enumerate(zip(starts[:-1], starts[1:])):
+        hits = [j for j, cols in enumerate(ref_blocks) if np.abs(m[a:b][:, cols]).max() > 1e-3]
+        block = m[a:b][:, ref_blocks[hits[0]]] if len(hits) == 1 else None
+        if (
+            block is None
+            or block.shape[0] != block.shape[1]
+            or not np.allclose(block @ block.T, np.eye(b - a), atol=1e-4)
+            or hits[0] in match
+        ):
+            raise CheckpointMismatchError(
+                prefix,
+                bn,
+                f"the reference's irrep basis of {name!r} mixes the copies of "
+                f"{rep.irreps[i]!r} that ours separates: its per-irrep statistics do not carry "
+                "over (re-estimate them after loading the rest)",
+            )
+        match.append(hits[0])
+        signs.append(float(np.sign(block[0, 0])) if b - a == 1 else 1.0)
+    return match, signs, len(ref_blocks)
+
+
+def _convert_gnorm_batchnorm(prefix: str, bn: Any, sd: Mapping[str, torch.Tensor], used: set):
+    """The reference keeps, per representation name, ``<name>_running_var`` / ``_weight``
+    ``(fields, irreps)`` and ``<name>_running_mean`` / ``_bias`` ``(fields, trivial irreps)``;
+    ours one entry per irrep (resp. trivial irrep) of the whole type, in type order."""
+    group = bn.in_type.fibergroup
+    slots = {"running_var": [], "weight": []}
+    trivial = {"running_mean": [], "bias": []}
+    seen: dict[str, int] = {}
+    matches: dict[str, tuple[list[int], list[float], int]] = {}
+    for rep in bn.in_type.representations:
+        k = seen[rep.name] = seen.get(rep.name, -1) + 1
+        if rep.name not in matches:
+            matches[rep.name] = _irrep_match(prefix, bn, rep, sd, used)
+        match, signs, n_ref = matches[rep.name]
+        is_trivial = [group.irreps[irrep].is_trivial() for irrep in rep.irreps]
+        ref_trivial = sorted(j for j, t in zip(match, is_trivial) if t)
+        for name, store in (*slots.items(), *trivial.items()):
+            if name in ("weight", "bias") and bn.weight is None:
+                continue
+            key = _key(prefix, f"{rep.name}_{name}")
+            if key not in sd:
+                raise CheckpointMismatchError(prefix, bn, f"the checkpoint has no {key!r}")
+            values = _as64(sd[key])
+            width = n_ref if name in slots else len(ref_trivial)
+            if values.ndim != 2 or values.shape[1] != width or values.shape[0] <= k:
+                raise CheckpointMismatchError(
+                    prefix,
+                    bn,
+                    f"{key!r} has shape {tuple(values.shape)}, which does not fit the "
+                    f"{rep.name!r} fields of this layer ({width} entries each)",
+                )
+            used.add(key)
+            for j, sign, t in zip(match, signs, is_trivial):
+                if name in slots:
+                    store.append(values[k, j])
+                elif t:
+                    store.append(sign * values[k, ref_trivial.index(j)])
+    for rep_name, count in seen.items():
+        key = _key(prefix, f"{rep_name}_running_var")
+        if _as64(sd[key]).shape[0] != count + 1:
+            raise CheckpointMismatchError(
+                prefix,
+                bn,
+                f"{key!r} holds {_as64(sd[key]).shape[0]} fields, this layer {count + 1}",
+            )
+    out = {name: np.asarray(v) for name, v in (*slots.items(), *trivial.items())}
+    if bn.weight is None:
+        del out["weight"], out["bias"]
+    _copy_batches_tracked(prefix, sd, used, out)
     return out
 
 
@@ -313,8 +464,10 @@ def _handler(module: Any) -> Any:
 
     if isinstance(module, _RdConvBase):
         return _convert_conv
-    if isinstance(module, (GNormBatchNorm, InducedNormBatchNorm)):
-        return None
+    if isinstance(module, GNormBatchNorm):
+        return _convert_gnorm_batchnorm
+    if isinstance(module, InducedNormBatchNorm):
+        return _convert_induced_norm_batchnorm
     if isinstance(module, NormBatchNorm):
         return _convert_norm_batchnorm
     return _convert_generic
@@ -343,15 +496,7 @@ def convert_e2cnn_state_dict(
     for prefix, module in modules.items():
         if not _own_state(module):
             continue
-        handler = _handler(module)
-        if handler is None:
-            raise CheckpointMismatchError(
-                prefix,
-                module,
-                "converting this module from e2cnn is not supported (its "
-                "statistics are laid out differently); re-estimate them after loading the rest",
-            )
-        for name, value in handler(prefix, module, state_dict, used).items():
+        for name, value in _handler(module)(prefix, module, state_dict, used).items():
             key = _key(prefix, name)
             like = reference[key]
             tensor = torch.as_tensor(value).reshape(like.shape)

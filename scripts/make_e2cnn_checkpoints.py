@@ -3,12 +3,17 @@
 Run once, in our environment; the reference runs in its own (``.venv-e2cnn``, made by
 ``bash scripts/setup_reference_env.sh``) through ``benchmarks/reference.py``::
 
-    .venv/bin/python scripts/make_e2cnn_checkpoints.py
+    .venv/bin/python scripts/make_e2cnn_checkpoints.py [FAMILY ...]
 
-For every family of ``tests/e2cnn_checkpoint_models.py`` it builds the model with e2cnn, perturbs
-its parameters, runs two training batches (so batch-norm statistics move), and saves
-``tests/data/e2cnn_checkpoints/<family>.pt``: the reference's eval-mode ``state_dict`` (sampled
-bases and cached filters included, as e2cnn saves them), an input and the reference's eval output.
+For every family of ``tests/e2cnn_checkpoint_models.py`` (or the ones named) it builds the model
+with e2cnn, perturbs its parameters, runs two training batches (so batch-norm statistics move),
+and saves ``tests/data/e2cnn_checkpoints/<family>.pt``: the reference's eval-mode ``state_dict``
+(sampled bases and cached filters included, as e2cnn saves them), an input and the reference's
+eval output.
+
+e2cnn 0.2.3's ``GNormBatchNorm`` calls ``.view`` on the result of ``torch.einsum``, which torch 2
+may return non-contiguous (a ``RuntimeError``). The snippet hands that module a ``torch`` whose
+``einsum`` returns a contiguous copy: the same values, e2cnn's own code otherwise.
 """
 
 from __future__ import annotations
@@ -24,12 +29,25 @@ from reference import _PRELUDE, run_reference  # noqa: E402
 
 BODY = r"""
 import importlib.util, os
+import e2cnn.nn.modules.batchnormalization.gnorm as gnorm_module
+
+
+class _ContiguousEinsum:
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def einsum(*args, **kwargs):
+        return torch.einsum(*args, **kwargs).contiguous()
+
+
+gnorm_module.torch = _ContiguousEinsum()
 spec = importlib.util.spec_from_file_location("models", ARGS["models"])
 models = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(models)
 os.makedirs(ARGS["out"], exist_ok=True)
 sizes = {}
-for family in models.FAMILIES:
+for family in ARGS["families"] or models.FAMILIES:
     torch.manual_seed(0)
     model = models.build(family, gspaces, nn)
     with torch.no_grad():
@@ -55,6 +73,7 @@ def main() -> int:
     args = {
         "models": str(ROOT / "tests" / "e2cnn_checkpoint_models.py"),
         "out": str(ROOT / "tests" / "data" / "e2cnn_checkpoints"),
+        "families": sys.argv[1:],
     }
     result = run_reference(f"{_PRELUDE}\nARGS = json.loads({json.dumps(json.dumps(args))})\n{BODY}")
     print(json.dumps(result, indent=1))

@@ -5,15 +5,15 @@ ours (``e2compile.gspaces``, ``runtime.nn``), so that ``scripts/make_e2cnn_check
 the reference environment) and ``tests/test_checkpoint_conversion.py`` build the same architecture.
 Field types mix representations and interleave them, so the conversion of the weight layout is
 exercised on non-contiguous fields, and every model has R2Conv, R2ConvTransposed and batch norms
-(InnerBatchNorm, NormBatchNorm; e2cnn 0.2.3's GNormBatchNorm fails on torch 2, so it has no
-fixture).
+(InnerBatchNorm, NormBatchNorm). The ``*-gnorm`` and ``*-induced`` families hold the batch norms
+that keep statistics per irrep (GNormBatchNorm) and per induced field (InducedNormBatchNorm).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-FAMILIES = ("C4", "D4", "SO2", "O2", "Flip", "Trivial")
+FAMILIES = ("C4", "D4", "SO2", "O2", "Flip", "Trivial", "D4-gnorm", "O2-gnorm", "C8-induced")
 INPUT_SHAPE = (2, 3, 11, 11)  # batch, channels (three trivial fields), height, width
 
 
@@ -25,12 +25,41 @@ def _gspace(family: str, gspaces: Any) -> Any:
         "O2": lambda: gspaces.FlipRot2dOnR2(-1, maximum_frequency=4),
         "Flip": lambda: gspaces.Flip2dOnR2(),
         "Trivial": lambda: gspaces.TrivialOnR2(),
+        "D4-gnorm": lambda: gspaces.FlipRot2dOnR2(4),
+        "O2-gnorm": lambda: gspaces.FlipRot2dOnR2(-1, maximum_frequency=4),
+        "C8-induced": lambda: gspaces.Rot2dOnR2(8),
     }[family]()
+
+
+def _norm_model(family: str, gs: Any, nn: Any) -> Any:
+    """A convolution, the batch norm under test (fields of one representation interleaved with
+    others, so they are not contiguous), and a convolution."""
+    trivial = gs.trivial_repr
+    if family == "D4-gnorm":
+        reps = [gs.regular_repr, gs.irrep(1, 1), trivial, gs.regular_repr, gs.irrep(1, 1)]
+    elif family == "O2-gnorm":
+        reps = [gs.irrep(1, 1), trivial, gs.irrep(1, 2), gs.irrep(1, 0), gs.irrep(1, 1)]
+    else:
+        c4, _, _ = gs.fibergroup.subgroup(4)
+        c2, _, _ = gs.fibergroup.subgroup(2)
+        from_c4, from_c2 = gs.induced_repr(4, c4.irrep(1)), gs.induced_repr(2, c2.irrep(1))
+        reps = [from_c4, from_c2, from_c4, from_c2, from_c4]
+    hidden = nn.FieldType(gs, reps)
+    norm = (
+        nn.GNormBatchNorm(hidden) if family.endswith("gnorm") else nn.InducedNormBatchNorm(hidden)
+    )
+    return nn.SequentialModule(
+        nn.R2Conv(nn.FieldType(gs, [trivial] * 3), hidden, 3, padding=1),
+        norm,
+        nn.R2Conv(hidden, nn.FieldType(gs, [trivial, trivial]), 3),
+    )
 
 
 def build(family: str, gspaces: Any, nn: Any) -> Any:
     """The model of ``family`` (see :data:`FAMILIES`), built with the given library."""
     gs = _gspace(family, gspaces)
+    if "-" in family:
+        return _norm_model(family, gs, nn)
     trivial = gs.trivial_repr
     t_in = nn.FieldType(gs, [trivial] * 3)
     if family in ("C4", "D4", "Flip"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -119,3 +120,126 @@ def test_e2c_convert_command(tmp_path):
         main, ["convert-e2cnn", f"{builder}:build_model", str(DATA / "C4.pt"), "-o", str(out)]
     )
     assert bad.exit_code != 0 and "layer" in bad.output
+
+
+# ------------------------------------------------------- GNormBatchNorm: per-irrep statistics
+
+
+def _gnorm_reference_state(ftype, change_of_basis, rng):
+    """An e2cnn-style GNormBatchNorm state_dict for ``ftype`` whose fields of representation
+    ``name`` were normalised in the basis ``change_of_basis[name]`` (random statistics)."""
+    group = ftype.fibergroup
+    sd = {"num_batches_tracked": torch.tensor(7)}
+    names = [r.name for r in ftype.representations]
+    for rep in dict.fromkeys(ftype.representations):
+        n = names.count(rep.name)
+        sizes = [group.irreps[i].size for i in rep.irreps]
+        n_trivial = sum(group.irreps[i].is_trivial() for i in rep.irreps)
+        aggregator = np.zeros((rep.size, len(sizes)))
+        for j, (a, b) in enumerate(zip(np.cumsum([0, *sizes])[:-1], np.cumsum(sizes))):
+            aggregator[a:b, j] = 1 / (b - a)
+        q = change_of_basis.get(rep.name, np.eye(rep.size))
+        if not np.allclose(q, np.eye(rep.size)):
+            sd[f"{rep.name}_change_of_basis"] = torch.tensor(q, dtype=torch.float32)
+            sd[f"{rep.name}_change_of_basis_inv"] = torch.tensor(q.T, dtype=torch.float32)
+        sd[f"vars_aggregator_{rep.name}"] = torch.tensor(aggregator, dtype=torch.float32)
+        sd[f"vars_propagator_{rep.name}"] = torch.tensor(aggregator > 0, dtype=torch.float32)
+        sd[f"{rep.name}_running_var"] = torch.tensor(rng.uniform(0.5, 2, (n, len(sizes))))
+        sd[f"{rep.name}_running_mean"] = torch.tensor(rng.normal(size=(n, n_trivial)))
+        sd[f"{rep.name}_weight"] = torch.tensor(rng.uniform(0.5, 2, (n, len(sizes))))
+        sd[f"{rep.name}_bias"] = torch.tensor(rng.normal(size=(n, n_trivial)))
+    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+
+
+def _gnorm_reference_forward(x, ftype, sd, eps=1e-5):
+    """The reference's eval-mode GNormBatchNorm, written out from its stored tensors."""
+    x = x.double().numpy()
+    out = np.empty_like(x)
+    seen = {}
+    for rep, start in zip(ftype.representations, ftype.fields_start):
+        k = seen[rep.name] = seen.get(rep.name, -1) + 1
+        get = lambda suffix: sd[f"{rep.name}_{suffix}"].double().numpy()[k]  # noqa: B023
+        q = sd.get(f"{rep.name}_change_of_basis", torch.eye(rep.size)).double().numpy()
+        aggregator = sd[f"vars_aggregator_{rep.name}"].numpy() > 0
+        trivial = [
+            int(np.flatnonzero(aggregator[:, j])[0])
+            for j, name in enumerate(rep.irreps)
+            if ftype.fibergroup.irreps[name].is_trivial()
+        ]
+        z = np.einsum("ds,bs...->bd...", q.T, x[:, start : start + rep.size])
+        z[:, trivial] -= get("running_mean")[:, None, None]
+        scale = aggregator @ (get("weight") / np.sqrt(get("running_var") + eps))
+        z = z * scale[:, None, None]
+        z[:, trivial] += get("bias")[:, None, None]
+        out[:, start : start + rep.size] = np.einsum("ds,bs...->bd...", q, z)
+    return torch.from_numpy(out)
+
+
+def _converted_gnorm_output(ftype, sd, x):
+    bn = nn.GNormBatchNorm(ftype)
+    bn.load_state_dict(convert_e2cnn_state_dict(bn, sd))
+    with torch.no_grad():
+        return bn.eval()(nn.GeometricTensor(x, ftype)).tensor.double()
+
+
+def test_gnorm_statistics_follow_a_reference_basis_with_other_signs_and_order():
+    gs = gspaces.FlipRot2dOnR2(4)
+    regular = gs.regular_repr
+    ftype = nn.FieldType(gs, [regular, gs.irrep(1, 1), gs.trivial_repr, regular])
+    # the reference's irrep basis of the regular fields: our two copies of irrep_1,1 swapped,
+    # the signs of the trivial irrep and of irrep_1,2 flipped
+    sizes = [gs.fibergroup.irreps[i].size for i in regular.irreps]  # 1, 1, 2, 2, 1, 1
+    starts = np.cumsum([0, *sizes])
+    order, signs = [0, 1, 3, 2, 4, 5], [-1, 1, 1, 1, -1, 1]
+    m = np.zeros((8, 8))
+    for j, (i, sign) in enumerate(zip(order, signs)):
+        m[starts[i] : starts[i + 1], starts[j] : starts[j + 1]] = sign * np.eye(sizes[i])
+    q_ref = regular.change_of_basis @ m
+    sd = _gnorm_reference_state(ftype, {"regular": q_ref}, np.random.default_rng(0))
+    x = torch.randn(2, ftype.size, 5, 5)
+    expected = _gnorm_reference_forward(x, ftype, sd)
+    torch.testing.assert_close(
+        _converted_gnorm_output(ftype, sd, x), expected, atol=1e-5, rtol=1e-5
+    )
+    # the same statistics written in our own basis give the same outputs
+    same = _gnorm_reference_state(
+        ftype, {"regular": regular.change_of_basis}, np.random.default_rng(1)
+    )
+    torch.testing.assert_close(
+        _converted_gnorm_output(ftype, same, x),
+        _gnorm_reference_forward(x, ftype, same),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+def test_gnorm_statistics_of_mixed_irrep_copies_are_refused():
+    gs = gspaces.FlipRot2dOnR2(4)
+    regular = gs.regular_repr
+    ftype = nn.FieldType(gs, [regular])
+    m = np.eye(8)
+    c, s = np.cos(0.3), np.sin(0.3)
+    m[2:6, 2:6] = np.kron(np.array([[c, -s], [s, c]]), np.eye(2))  # rotates the two irrep_1,1
+    sd = _gnorm_reference_state(
+        ftype, {"regular": regular.change_of_basis @ m}, np.random.default_rng(0)
+    )
+    with pytest.raises(CheckpointMismatchError, match="mixes the copies of 'irrep_1,1'"):
+        convert_e2cnn_state_dict(nn.GNormBatchNorm(ftype), sd)
+
+
+def test_gnorm_checkpoint_with_fewer_fields_is_an_error():
+    gs = gspaces.FlipRot2dOnR2(4)
+    ftype = nn.FieldType(gs, [gs.regular_repr, gs.regular_repr])
+    one = nn.FieldType(gs, [gs.regular_repr])
+    sd = _gnorm_reference_state(
+        one, {"regular": gs.regular_repr.change_of_basis}, np.random.default_rng(0)
+    )
+    with pytest.raises(CheckpointMismatchError, match="regular_running_var"):
+        convert_e2cnn_state_dict(nn.GNormBatchNorm(ftype), sd)
+
+
+def test_induced_norm_checkpoint_keys_name_the_field_kind():
+    data = _fixture("C8-induced")
+    sd = {k: v for k, v in data["state_dict"].items() if not k.startswith("1.(4, 1)")}
+    with pytest.raises(CheckpointMismatchError, match=r"layer '1' \(InducedNormBatchNorm\)"):
+        convert_e2cnn_state_dict(build("C8-induced", gspaces, nn), sd)

@@ -54,6 +54,21 @@ class FiniteRotationGroup(Group):
     def testing_elements(self) -> ElementList:
         return ElementList(self._elements)
 
+    def _build_quotient_representations(self) -> None:
+        """Build, and so list in :attr:`representations`, the quotient representations that the
+        reference library builds with this (private) method, for code that calls it: those of
+        the subgroups with ``n`` rotations for every divisor ``2 <= n < ceil(sqrt(N))`` of ``N``
+        (for ``D_N``, with the reflection axes 0 and 1)."""
+        for n in range(2, math.ceil(math.sqrt(self.N))):
+            if self.N % n == 0:
+                for subgroup_id in self._subgroups_with_rotations(n):
+                    self.quotient_representation(subgroup_id)
+
+    @abstractmethod
+    def _subgroups_with_rotations(self, n: int) -> list:
+        """Ids of the subgroups with ``n`` rotations that :meth:`_build_quotient_representations`
+        uses."""
+
 
 class CyclicGroup(FiniteRotationGroup):
     """The cyclic group ``C_N``; element ``r`` (an int in ``0..N-1``) is the rotation by
@@ -69,6 +84,9 @@ class CyclicGroup(FiniteRotationGroup):
 
     def _element_list(self) -> list[int]:
         return list(range(self.N))
+
+    def _subgroups_with_rotations(self, n: int) -> list[int]:
+        return [n]
 
     def _build_irreps(self) -> list[IrreducibleRepresentation]:
         out = []

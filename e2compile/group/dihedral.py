@@ -33,6 +33,9 @@ class DihedralGroup(FiniteRotationGroup):
     def _element_list(self) -> list[tuple[int, int]]:
         return [(f, r) for f in range(2) for r in range(self.N)]
 
+    def _subgroups_with_rotations(self, n: int) -> list[tuple[int, int]]:
+        return [(0, n), (1, n)]
+
     def _irrep_ids(self) -> list[tuple[int, int]]:
         N = self.N
         ids = [(0, 0)] + [(1, k) for k in range(N // 2 + 1)]

@@ -4,12 +4,22 @@ Importing it is cheap: no sympy, no scipy (the sparse change of basis imports sc
 use) and no kernel compiler (loaded on a basis-store miss only).
 """
 
+from .errors import ArgumentError, ArgumentTypeError, FieldTypeMismatchError, SlicingError
 from .field_type import FieldType
 from .geometric_tensor import GeometricTensor, tensor_directsum
 from .modules import *  # noqa: F403
 from .modules import __all__ as _modules_all
 
-__all__ = ["FieldType", "GeometricTensor", "tensor_directsum", *_modules_all]
+__all__ = [
+    "FieldType",
+    "GeometricTensor",
+    "tensor_directsum",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "FieldTypeMismatchError",
+    "SlicingError",
+    *_modules_all,
+]
 
 # steerable convolutions and initialisers
 from . import init  # noqa: E402

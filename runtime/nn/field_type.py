@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import ArgumentError, ArgumentTypeError, FieldTypeMismatchError
 from .grid import apply_fiber, transform_grid
 
 __all__ = ["FieldType"]
@@ -43,24 +44,26 @@ class FieldType:
 
     def __init__(self, gspace: Any, representations: Iterable[Any]) -> None:
         if isinstance(representations, (str, bytes)) or not isinstance(representations, Iterable):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "FieldType: 'representations' must be a list of representations, got "
                 f"{type(representations).__name__}"
             )
         reps = tuple(representations)
         if len(reps) == 0:
-            raise ValueError("FieldType: 'representations' must contain at least one field")
+            raise ArgumentError("FieldType: 'representations' must contain at least one field")
         group = getattr(gspace, "fibergroup", None)
         if group is None:
-            raise TypeError(f"FieldType: 'gspace' must be a gspace, got {type(gspace).__name__}")
+            raise ArgumentTypeError(
+                f"FieldType: 'gspace' must be a gspace, got {type(gspace).__name__}"
+            )
         for i, r in enumerate(reps):
             rgroup = getattr(r, "group", None)
             if rgroup is None:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"FieldType: representations[{i}] is not a representation ({type(r).__name__})"
                 )
             if rgroup is not group and rgroup != group:
-                raise ValueError(
+                raise ArgumentError(
                     f"FieldType: representations[{i}] ({r.name!r}) belongs to group "
                     f"{rgroup.name!r}, but the fiber group of gspace {gspace.name!r} is "
                     f"{group.name!r}"
@@ -133,7 +136,7 @@ class FieldType:
         if not isinstance(other, FieldType):
             return NotImplemented
         if other._gspace != self._gspace:
-            raise ValueError(
+            raise ArgumentError(
                 f"FieldType.__add__: cannot sum field types of different gspaces "
                 f"({self._gspace.name!r} and {other._gspace.name!r})"
             )
@@ -149,7 +152,7 @@ class FieldType:
                 raise IndexError(f"FieldType.index_select: index {j} out of range for {n} fields")
             picked.append(self._representations[j])
         if not picked:
-            raise ValueError("FieldType.index_select: 'index' selects no field")
+            raise ArgumentError("FieldType.index_select: 'index' selects no field")
         return FieldType(self._gspace, picked)
 
     def sorted(self) -> FieldType:
@@ -161,7 +164,7 @@ class FieldType:
         """Map each distinct label to the field type of the fields carrying it (in order)."""
         labels = list(labels)
         if len(labels) != len(self):
-            raise ValueError(
+            raise ArgumentError(
                 f"FieldType.group_by_labels: 'labels' has {len(labels)} entries but the type "
                 f"has {len(self)} fields"
             )
@@ -318,7 +321,7 @@ class FieldType:
         if hit is not None:
             return hit
         if not self.fibergroup.is_element(element):
-            raise ValueError(
+            raise ArgumentError(
                 f"{element!r} is not an element of the fiber group {self.fibergroup.name!r}"
             )
         if self.uniform:
@@ -354,7 +357,7 @@ class FieldType:
         """
         self._check_tensor(input, "input")
         if input.dim() != 4:
-            raise ValueError(
+            raise ArgumentError(
                 f"FieldType.transform: 'input' must have shape (B, C, H, W), got "
                 f"{tuple(input.shape)}"
             )
@@ -362,9 +365,11 @@ class FieldType:
 
     def _check_tensor(self, input: torch.Tensor, argname: str) -> None:
         if not isinstance(input, torch.Tensor):
-            raise TypeError(f"'{argname}' must be a torch.Tensor, got {type(input).__name__}")
+            raise ArgumentTypeError(
+                f"'{argname}' must be a torch.Tensor, got {type(input).__name__}"
+            )
         if input.dim() < 2 or input.shape[1] != self._size:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"'{argname}' of shape {tuple(input.shape)} does not match the field type "
                 f"{self!r}: expected {self._size} channels in dimension 1"
             )

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from .errors import ArgumentError, ArgumentTypeError, FieldTypeMismatchError, SlicingError
 from .field_type import FieldType
 
 __all__ = ["GeometricTensor", "tensor_directsum"]
@@ -21,19 +22,23 @@ class GeometricTensor:
         type: the field type of the data.
 
     Slicing works as on tensors along the batch and spatial dims, but along dim 1 it selects
-    *fields*, never single channels; an integer index keeps its dimension (size 1). Only basic
-    indexing (integers, slices, ``...``) is supported, and item assignment is not.
+    *fields*, never single channels; an integer index keeps its dimension (size 1): it is the
+    slice ``i:i+1``, so past the end of a batch or spatial dimension it selects nothing. Only basic
+    indexing (integers, slices, one ``...`` standing for at least one dimension) is supported, and
+    item assignment is not.
     """
 
     def __init__(self, tensor: torch.Tensor, type: FieldType) -> None:
         if not isinstance(tensor, torch.Tensor):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"GeometricTensor: 'tensor' must be a torch.Tensor, got {_tname(tensor)}"
             )
         if not isinstance(type, FieldType):
-            raise TypeError(f"GeometricTensor: 'type' must be a FieldType, got {_tname(type)}")
+            raise ArgumentTypeError(
+                f"GeometricTensor: 'type' must be a FieldType, got {_tname(type)}"
+            )
         if tensor.dim() < 2 or tensor.shape[1] != type.size:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"GeometricTensor: 'tensor' of shape {tuple(tensor.shape)} does not match 'type' "
                 f"{type!r}, which has {type.size} channels (expected in dimension 1)"
             )
@@ -83,7 +88,7 @@ class GeometricTensor:
             breaks = [int(b) for b in breaks]
             for a, b in zip([0, *breaks], [*breaks, n]):
                 if not a < b:
-                    raise ValueError(
+                    raise ArgumentError(
                         f"GeometricTensor.split: 'breaks' must be strictly increasing integers "
                         f"in 1..{n - 1}, got {breaks}"
                     )
@@ -101,10 +106,10 @@ class GeometricTensor:
         n_ellipsis = sum(1 for s in slices if s is Ellipsis)
         if n_ellipsis > 1:
             raise IndexError("GeometricTensor: an index can only have a single ellipsis ('...')")
-        if len(slices) - n_ellipsis > ndim:
-            raise IndexError(
-                f"GeometricTensor: too many indices ({len(slices) - n_ellipsis}) for a tensor "
-                f"of dimension {ndim}"
+        if len(slices) > ndim:  # an ellipsis counts: it must stand for at least one dimension
+            raise SlicingError(
+                f"GeometricTensor: too many indices ({len(slices)}, '...' included) for a "
+                f"tensor of dimension {ndim}"
             )
         if n_ellipsis:
             i = next(j for j, s in enumerate(slices) if s is Ellipsis)
@@ -119,16 +124,18 @@ class GeometricTensor:
             elif isinstance(s, numbers.Integral) and not isinstance(s, bool):
                 length = len(self.type) if axis == 1 else self.tensor.shape[axis]
                 i = int(s)
-                if not -length <= i < length:
+                # off the fields, an integer past the end is the slice i:i+1 and selects
+                # nothing (as in the reference library)
+                if i < -length or (axis == 1 and i >= length):
                     what = "fields" if axis == 1 else "entries"
                     raise IndexError(
                         f"GeometricTensor: index {i} out of range for dimension {axis} with "
                         f"{length} {what}"
                     )
-                i %= length
+                i = i + length if i < 0 else i
                 basic.append(slice(i, i + 1))
             else:
-                raise TypeError(
+                raise SlicingError(
                     "GeometricTensor only supports basic slicing (integers, slices and '...'), "
                     f"got {_tname(s)} in dimension {axis}"
                 )
@@ -150,17 +157,17 @@ class GeometricTensor:
     # ------------------------------------------------------------------ arithmetic
     def _check_same(self, other: Any, op: str) -> GeometricTensor:
         if not isinstance(other, GeometricTensor):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"GeometricTensor {op}: the other operand must be a GeometricTensor, "
                 f"got {_tname(other)}"
             )
         if other.type != self.type:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"GeometricTensor {op}: the two tensors have different field types: "
                 f"{self.type!r} and {other.type!r}"
             )
         if other.tensor.shape != self.tensor.shape:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"GeometricTensor {op}: the two tensors have different shapes: "
                 f"{tuple(self.tensor.shape)} and {tuple(other.tensor.shape)}"
             )
@@ -205,7 +212,7 @@ def _scalar(value: Any, op: str) -> Any:
         return value
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return value.reshape(())
-    raise TypeError(
+    raise ArgumentTypeError(
         f"GeometricTensor {op}: only scalars (numbers or one-element tensors) are supported, "
         f"got {_tname(value)}"
         + (f" with {value.numel()} elements" if isinstance(value, torch.Tensor) else "")
@@ -221,17 +228,17 @@ def tensor_directsum(tensors: Sequence[GeometricTensor]) -> GeometricTensor:
     """Concatenate geometric tensors along the channels; the type is the sum of their types."""
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("tensor_directsum: 'tensors' is empty")
+        raise ArgumentError("tensor_directsum: 'tensors' is empty")
     for i, t in enumerate(tensors):
         if not isinstance(t, GeometricTensor):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"tensor_directsum: tensors[{i}] is a {_tname(t)}, not a GeometricTensor"
             )
     first = tensors[0]
     reps: list = []
     for i, t in enumerate(tensors):
         if t.type.gspace != first.type.gspace:
-            raise ValueError(
+            raise ArgumentError(
                 f"tensor_directsum: tensors[{i}] lives on gspace {t.type.gspace.name!r}, "
                 f"tensors[0] on {first.type.gspace.name!r}"
             )
@@ -239,7 +246,7 @@ def tensor_directsum(tensors: Sequence[GeometricTensor]) -> GeometricTensor:
             t.tensor.shape[:1] + t.tensor.shape[2:]
             != first.tensor.shape[:1] + first.tensor.shape[2:]
         ):
-            raise ValueError(
+            raise ArgumentError(
                 f"tensor_directsum: tensors[{i}] has shape {tuple(t.tensor.shape)}, incompatible "
                 f"with {tuple(first.tensor.shape)} outside dimension 1"
             )

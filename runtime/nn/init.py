@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import ArgumentError
+
 __all__ = ["generalized_he_init", "deltaorthonormal_init", "generalized_he_std"]
 
 
@@ -39,7 +41,7 @@ def generalized_he_std(
 
 def _check(tensor: torch.Tensor, basisexpansion) -> None:
     if tensor.shape != (basisexpansion.dimension(),):
-        raise ValueError(
+        raise ArgumentError(
             f"tensor of shape {tuple(tensor.shape)} does not hold the "
             f"{basisexpansion.dimension()} coefficients of the basis expansion"
         )
@@ -69,31 +71,35 @@ def _he_blocks(basisexpansion) -> list[tuple[int, int, int, torch.Tensor]]:
     ]
 
 
+def _he_std_vector(basisexpansion, size: int) -> torch.Tensor:
+    """The std of every coefficient (float64, length ``size``) under the generalized He init."""
+    if not hasattr(basisexpansion, "block_columns"):
+        c = basisexpansion.basis_columns(["out_irreps_position", "in_irrep"], codes=True)
+        return torch.from_numpy(generalized_he_std(c["out_irreps_position"], c["in_irrep"]))
+    std = torch.zeros(size, dtype=torch.float64)
+    for start, stop, repeats, block_std in _he_blocks(basisexpansion):
+        std[start:stop] = block_std.repeat(repeats)
+    return std
+
+
 def generalized_he_init(tensor: torch.Tensor, basisexpansion, cache: bool = False) -> None:
     """Fill ``tensor`` (the coefficients of ``basisexpansion``) with generalized He initialisation.
 
     Each coefficient is drawn from ``N(0, std^2)`` with the ``std`` of :func:`generalized_he_std`,
     which makes every output irrep's expected squared norm independent of the number and the type
     of the input fields. For a :class:`BlocksBasisExpansion` the std is computed per basis element
-    (not per coefficient) and the draw is one in-place ``normal_`` per block. ``cache=True`` keeps
-    the std on ``basisexpansion`` (not in a global) for the next call.
+    (not per coefficient) and repeated over the field pairs of each block. The draw is one
+    in-place ``normal_`` and one multiplication; ``cache=True`` keeps the std vector on
+    ``basisexpansion`` (not in a global) for the next call, which then costs only these two.
     """
     _check(tensor, basisexpansion)
-    plan = getattr(basisexpansion, "_he_plan", None) if cache else None
-    if plan is None:
-        if hasattr(basisexpansion, "block_columns"):
-            plan = _he_blocks(basisexpansion)
-        else:
-            c = basisexpansion.basis_columns(["out_irreps_position", "in_irrep"], codes=True)
-            std = generalized_he_std(c["out_irreps_position"], c["in_irrep"])
-            plan = [(0, tensor.shape[0], 1, torch.from_numpy(std))]
+    std = getattr(basisexpansion, "_he_std", None) if cache else None
+    if std is None:
+        std = _he_std_vector(basisexpansion, tensor.shape[0])
         if cache:
-            basisexpansion._he_plan = plan
+            basisexpansion._he_std = std
     with torch.no_grad():
-        for start, stop, repeats, std in plan:
-            if stop > start:
-                block = tensor[start:stop].view(repeats, -1)
-                block.normal_().mul_(std.to(device=block.device, dtype=block.dtype))
+        tensor.normal_().mul_(std.to(device=tensor.device, dtype=tensor.dtype))
 
 
 def _semi_orthogonal(rows: int, cols: int, complex_type: bool) -> torch.Tensor:

@@ -8,13 +8,27 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import ArgumentError, ArgumentTypeError
 from ..field_type import FieldType
+
+# The checks below raise ArgumentError / ArgumentTypeError: ValueError / TypeError that are also
+# AssertionError, as the reference library asserted these conditions (see ..errors).
 
 
 def require_field_type(in_type: Any, who: str, argname: str = "in_type") -> FieldType:
+    """Return ``in_type`` if it is a :class:`FieldType`, else raise ``ArgumentTypeError``."""
     if not isinstance(in_type, FieldType):
-        raise TypeError(f"{who}: '{argname}' must be a FieldType, got {type(in_type).__name__}")
+        raise ArgumentTypeError(
+            f"{who}: '{argname}' must be a FieldType, got {type(in_type).__name__}"
+        )
     return in_type
+
+
+def require_choice(value: Any, choices: Any, who: str, argname: str) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ``ArgumentError``."""
+    if value not in choices:
+        raise ArgumentError(f"{who}: '{argname}' must be one of {sorted(choices)}, got {value!r}")
+    return value
 
 
 def require_support(in_type: FieldType, kind: str, who: str, argname: str = "in_type") -> None:
@@ -22,7 +36,7 @@ def require_support(in_type: FieldType, kind: str, who: str, argname: str = "in_
     require_field_type(in_type, who, argname)
     for i, r in enumerate(in_type.representations):
         if kind not in r.supported_nonlinearities:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: field {i} of '{argname}' has representation {r.name!r}, which does not "
                 f"support '{kind}' non-linearities (supported: "
                 f"{sorted(r.supported_nonlinearities)})"
@@ -40,15 +54,17 @@ def split_gates(
     n = len(in_type)
     if gates is None:
         if n % 2:
-            raise ValueError(f"{who}: 'in_type' must have an even number of fields, has {n}")
+            raise ArgumentError(f"{who}: 'in_type' must have an even number of fields, has {n}")
         gates = ["gate"] * (n // 2) + ["gated"] * (n // 2)
     gates = list(gates)
     if len(gates) != n or any(g not in ("gate", "gated") for g in gates):
-        raise ValueError(f"{who}: 'gates' must list 'gate' or 'gated' for each of the {n} fields")
+        raise ArgumentError(
+            f"{who}: 'gates' must list 'gate' or 'gated' for each of the {n} fields"
+        )
     gate_idx = [i for i, g in enumerate(gates) if g == "gate"]
     gated_idx = [i for i, g in enumerate(gates) if g == "gated"]
     if len(gate_idx) != len(gated_idx):
-        raise ValueError(
+        raise ArgumentError(
             f"{who}: {len(gate_idx)} gates for {len(gated_idx)} gated fields; they must match"
         )
     return gate_idx, gated_idx
@@ -73,7 +89,7 @@ def update_running_var(module: torch.nn.Module, var: torch.Tensor, count: int) -
 def pair(value: Any, argname: str, who: str) -> tuple[int, int]:
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{who}: '{argname}' must be an int or a pair, got {value!r}")
+            raise ArgumentError(f"{who}: '{argname}' must be an int or a pair, got {value!r}")
         return int(value[0]), int(value[1])
     return int(value), int(value)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import (
@@ -17,54 +19,58 @@ from ._utils import (
     require_support,
     windows_symmetric,
 )
+from .equivariant_module import EquivariantModule
 from .pooling import _ChannelwisePool, _Pool2d
 
 __all__ = ["PointwiseMaxPoolAntialiased", "PointwiseAvgPoolAntialiased", "NormMaxPool"]
 
 
-def gaussian_filter(sigma: float) -> torch.Tensor:
-    """A normalised ``(1, 1, s, s)`` Gaussian of std ``sigma`` (pixels), ``s = 2 round(4 sigma)
-    + 1``: symmetric under 90-degree rotations and flips of the grid."""
-    size = 2 * int(round(4 * sigma)) + 1
-    r = torch.arange(size, dtype=torch.float64, device="cpu") - (size - 1) / 2
-    g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    return (g / g.sum()).reshape(1, 1, size, size).to(torch.get_default_dtype())
+def gaussian_filter(sigma: float, extent: float, channels: int = 1) -> np.ndarray:
+    """A normalised Gaussian of std ``sigma`` (pixels) reaching ``extent`` standard deviations:
+    ``s = 2 round(extent sigma) + 1`` pixels a side (Python's ``round``), symmetric under
+    90-degree rotations and flips of the grid. Float64, shape ``(channels, 1, s, s)``: one copy
+    per channel, the weight of a depthwise convolution."""
+    size = 2 * int(round(extent * sigma)) + 1
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
+    return np.repeat((g / g.sum())[None, None], channels, axis=0)
 
 
-def _blur_conv(channels: int, filt: torch.Tensor, stride: Any, padding: Any) -> torch.nn.Conv2d:
-    size = filt.shape[-1]
+def _blur_conv(filt: torch.Tensor, stride: Any, padding: Any) -> torch.nn.Conv2d:
+    channels, size = filt.shape[0], filt.shape[-1]
     conv = torch.nn.Conv2d(
         channels, channels, size, stride=stride, padding=padding, groups=channels, bias=False
     )
     conv = conv.to(device=filt.device, dtype=filt.dtype)
     with torch.no_grad():
-        conv.weight.copy_(filt.expand(channels, 1, size, size))
+        conv.weight.copy_(filt)
     conv.weight.requires_grad_(False)
     return conv
 
 
-def _add_blur(module: torch.nn.Module, sigma: float) -> int:
-    """Check ``sigma``, keep it as ``module.sigma`` and its :func:`gaussian_filter` as the
-    non-persistent buffer ``module.filter``; return the filter's size."""
+def _add_blur(module: EquivariantModule, sigma: float, extent: float) -> int:
+    """Check ``sigma``, keep it as ``module.sigma`` and its :func:`gaussian_filter` (one copy per
+    input channel) as the non-persistent buffer ``module.filter``; return the filter's size."""
     sigma = float(sigma)
     if not sigma > 0:
-        raise ValueError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
+        raise ArgumentError(f"{type(module).__name__}: 'sigma' must be positive, got {sigma}")
     module.sigma = sigma
-    module.register_buffer("filter", gaussian_filter(sigma), persistent=False)
-    return module.filter.shape[-1]
+    filt = gaussian_filter(sigma, extent, module.in_type.size)
+    module.register_derived_buffer("filter", filt)  # float64 source: exact after .double()
+    return filt.shape[-1]
 
 
 def _blur(x: torch.Tensor, filt: torch.Tensor, stride: Any, padding: Any) -> torch.Tensor:
-    """Convolve every channel of ``x`` with ``filt`` (depthwise): the forward of
+    """Convolve every channel of ``x`` with its copy of the blur (depthwise): the forward of
     :func:`_blur_conv`."""
-    c, s = x.shape[1], filt.shape[-1]
-    w = filt.to(x.dtype).expand(c, 1, s, s)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=c)
+    return F.conv2d(x, filt.to(x.dtype), stride=stride, padding=padding, groups=x.shape[1])
 
 
 class PointwiseMaxPoolAntialiased(_Pool2d):
-    """Channel-wise max pooling with stride 1, then a Gaussian blur (std ``sigma``) applied with
-    the pooling ``stride``. Only for fields that support pointwise non-linearities."""
+    """Channel-wise max pooling with stride 1, then a Gaussian blur (std ``sigma``, ``2 round(4
+    sigma) + 1`` pixels a side) applied with the pooling ``stride``. As in the reference library
+    the blur pads by ``padding`` plus half its size, so ``padding`` counts twice in the output
+    size. Only for fields that support pointwise non-linearities."""
 
     def __init__(
         self,
@@ -77,11 +83,14 @@ class PointwiseMaxPoolAntialiased(_Pool2d):
         sigma: float = 0.6,
     ) -> None:
         super().__init__(in_type, kernel_size, stride, padding, dilation, ceil_mode, True)
-        self._blur_pad = (_add_blur(self, sigma) - 1) // 2
+        half = (_add_blur(self, sigma, 4.0) - 1) // 2
+        self._blur_pad = tuple(p + half for p in self.padding)
 
     def _pooled(self, size: int, axis: int) -> int:
+        """The length that the blur's windows, padded by half their size, slide over: the
+        max-pooled length (stride 1) plus the extra padding."""
         k, p, d = self.kernel_size[axis], self.padding[axis], self.dilation[axis]
-        return size + 2 * p - d * (k - 1)
+        return size + 4 * p - d * (k - 1)
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         y = self._max_pool(self._check_input(input), stride=1)
@@ -102,20 +111,21 @@ class PointwiseMaxPoolAntialiased(_Pool2d):
     def export(self) -> torch.nn.Sequential:
         """``MaxPool2d`` (stride 1) followed by a frozen depthwise ``Conv2d`` with the blur."""
         self.eval()
-        blur = _blur_conv(self.in_type.size, self.filter, self.stride, self._blur_pad)
+        blur = _blur_conv(self.filter, self.stride, self._blur_pad)
         return torch.nn.Sequential(self._torch_max_pool(stride=1), blur).eval()
 
 
 class PointwiseAvgPoolAntialiased(_ChannelwisePool):
-    """A Gaussian blur of every channel (std ``sigma``) applied with ``stride``; ``padding``
-    defaults to half the filter size, which keeps the size when ``stride=1``. Linear: any field
-    type works."""
+    """A Gaussian blur of every channel (std ``sigma``, ``2 round(3 sigma) + 1`` pixels a side,
+    ``kernel_size``) applied with ``stride`` (``None``: the filter size); ``padding`` defaults to
+    half the filter size, which keeps the size when ``stride=1``. Linear: any field type works."""
 
     def __init__(self, in_type: FieldType, sigma: float, stride: Any, padding: Any = None) -> None:
         super().__init__(in_type, pointwise=False)
         who = type(self).__name__
-        size = _add_blur(self, sigma)
-        self.stride = pair(stride, "stride", who)
+        size = _add_blur(self, sigma, 3.0)
+        self.kernel_size = (size, size)
+        self.stride = pair(size if stride is None else stride, "stride", who)
         self.padding = pair((size - 1) // 2 if padding is None else padding, "padding", who)
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
@@ -143,7 +153,7 @@ class PointwiseAvgPoolAntialiased(_ChannelwisePool):
     def export(self) -> torch.nn.Conv2d:
         """A frozen depthwise ``torch.nn.Conv2d`` holding the blur filter."""
         self.eval()
-        return _blur_conv(self.in_type.size, self.filter, self.stride, self.padding).eval()
+        return _blur_conv(self.filter, self.stride, self.padding).eval()
 
 
 class NormMaxPool(_Pool2d):

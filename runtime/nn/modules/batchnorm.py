@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import (
@@ -190,7 +191,7 @@ class NormBatchNorm(_ResettableNorm, EquivariantModule):
         require_support(in_type, "norm", "NormBatchNorm")
         for i, r in enumerate(in_type.representations):
             if r.contains_trivial():
-                raise ValueError(
+                raise ArgumentError(
                     f"NormBatchNorm: field {i} of 'in_type' ({r.name!r}) contains a trivial "
                     "irrep; its mean is not zero by symmetry"
                 )

@@ -9,9 +9,10 @@ import torch
 
 from e2compile.group import build_from_discrete_group_representation
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
-from ._utils import require_support
+from ._utils import require_choice, require_support
 from .equivariant_module import EquivariantModule
 
 __all__ = ["ConcatenatedNonLinearity"]
@@ -22,10 +23,11 @@ _FUNCTIONS = {"c_relu": torch.relu, "c_sigmoid": torch.sigmoid, "c_tanh": torch.
 def concatenated_representation(representation: Any) -> Any:
     """The representation of ``[f(x), f(-x)]`` (channels interleaved) for a representation of
     signed permutation matrices: each ``1`` becomes the 2x2 identity, each ``-1`` the 2x2 swap.
-    Named ``concatenated_<name>``; supports what the input supports plus ``'pointwise'``."""
+    Named ``concatenated_<name>``; supports what the input supports plus ``'pointwise'``, except
+    ``'vectorfield'`` (which only the regular representation of C_N supports)."""
     group = representation.group
     if group.continuous:
-        raise ValueError(
+        raise ArgumentError(
             f"ConcatenatedNonLinearity: {representation.name!r} is a representation of the "
             f"continuous group {group.name}"
         )
@@ -40,7 +42,7 @@ def concatenated_representation(representation: Any) -> Any:
             or not np.array_equal(np.abs(rounded).sum(axis=0), np.ones(n))
             or not np.array_equal(np.abs(rounded).sum(axis=1), np.ones(n))
         ):
-            raise ValueError(
+            raise ArgumentError(
                 f"ConcatenatedNonLinearity: {representation.name!r} is not a signed permutation "
                 f"at element {g!r}"
             )
@@ -48,7 +50,9 @@ def concatenated_representation(representation: Any) -> Any:
         for i, j in zip(*np.nonzero(rounded)):
             out[2 * i : 2 * i + 2, 2 * j : 2 * j + 2] = np.eye(2) if rounded[i, j] > 0 else swap
         matrices[g] = out
-    supported = set(representation.supported_nonlinearities) | {"pointwise"}
+    # a permutation representation: pointwise non-linearities apply; 'vectorfield' does not
+    # carry over (it needs the regular representation itself, and this one has twice its size)
+    supported = (set(representation.supported_nonlinearities) | {"pointwise"}) - {"vectorfield"}
     return build_from_discrete_group_representation(
         matrices, f"concatenated_{representation.name}", group, supported
     )
@@ -64,11 +68,7 @@ class ConcatenatedNonLinearity(EquivariantModule):
     def __init__(self, in_type: FieldType, function: str = "c_relu") -> None:
         super().__init__()
         require_support(in_type, "concatenated", "ConcatenatedNonLinearity")
-        if function not in _FUNCTIONS:
-            raise ValueError(
-                f"ConcatenatedNonLinearity: unknown 'function' {function!r}; expected one of "
-                f"{sorted(_FUNCTIONS)}"
-            )
+        require_choice(function, _FUNCTIONS, "ConcatenatedNonLinearity", "function")
         self.in_type = in_type
         self.space = in_type.gspace
         self._function_name = function

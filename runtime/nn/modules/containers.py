@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..errors import ArgumentTypeError, FieldTypeMismatchError
 from ..geometric_tensor import GeometricTensor
 from .equivariant_module import EquivariantModule
 
@@ -16,7 +17,9 @@ __all__ = ["SequentialModule", "ModuleList"]
 
 def _require_equivariant(module: Any, where: str) -> None:
     if not isinstance(module, EquivariantModule):
-        raise TypeError(f"{where}: expected an EquivariantModule, got {type(module).__name__}")
+        raise ArgumentTypeError(
+            f"{where}: expected an EquivariantModule, got {type(module).__name__}"
+        )
 
 
 class SequentialModule(EquivariantModule):
@@ -44,7 +47,7 @@ class SequentialModule(EquivariantModule):
         if len(self._modules) == 0:
             self.in_type = module.in_type
         elif module.in_type != self.out_type:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"SequentialModule: module {name!r} expects in_type {module.in_type!r} but the "
                 f"previous module outputs {self.out_type!r}"
             )

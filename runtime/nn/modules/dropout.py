@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import long_tensor, require_field_type, require_support
@@ -16,7 +17,7 @@ __all__ = ["FieldDropout", "PointwiseDropout"]
 def _check_p(p: float, who: str) -> float:
     p = float(p)
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{who}: dropout probability 'p' must be in [0, 1], got {p}")
+        raise ArgumentError(f"{who}: dropout probability 'p' must be in [0, 1], got {p}")
     return p
 
 

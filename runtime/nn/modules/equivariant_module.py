@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..errors import ArgumentTypeError, FieldTypeMismatchError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ..grid import grid_exact_elements
@@ -38,24 +39,31 @@ class EquivariantModule(DerivedBuffers, ABC):
         raise NotImplementedError(f"{type(self).__name__} does not support export() yet")
 
     # ------------------------------------------------------------------ helpers for subclasses
-    def _check_input(self, input: Any, argname: str = "input") -> torch.Tensor:
-        """Validate ``input`` against ``self.in_type`` and return its tensor."""
+    def _check_input(
+        self, input: Any, argname: str = "input", expected: FieldType | None = None
+    ) -> torch.Tensor:
+        """Validate ``input`` against ``expected`` (default ``self.in_type``); return its tensor.
+
+        Raises ``ArgumentTypeError`` / ``FieldTypeMismatchError`` (also ``AssertionError`` s, as
+        the reference library asserted ``input.type == self.in_type``)."""
+        what = "in_type" if expected is None else "the field type"
+        expected = self.in_type if expected is None else expected
         if not isinstance(input, GeometricTensor):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{type(self).__name__}: '{argname}' must be a GeometricTensor, got "
                 f"{type(input).__name__}; wrap it with GeometricTensor(tensor, module.in_type)"
             )
-        if input.type != self.in_type:
-            raise ValueError(
+        if input.type != expected:
+            raise FieldTypeMismatchError(
                 f"{type(self).__name__}: '{argname}' has field type {input.type!r}, but the "
-                f"module expects in_type {self.in_type!r}"
+                f"module expects {what} {expected!r}"
             )
         return input.tensor
 
     def _check_shape(self, input_shape: tuple, min_dims: int = 2) -> tuple:
         shape = tuple(input_shape)
         if len(shape) < min_dims or shape[1] != self.in_type.size:
-            raise ValueError(
+            raise FieldTypeMismatchError(
                 f"{type(self).__name__}: 'input_shape' {shape} does not match in_type "
                 f"{self.in_type!r} ({self.in_type.size} channels in dimension 1)"
             )
@@ -84,6 +92,13 @@ class EquivariantModule(DerivedBuffers, ABC):
             if getattr(m, "_random_in_training", False):
                 m.eval()
         return module
+
+    def _tensor_device(self) -> torch.device | None:
+        """The device of the module's first parameter (or buffer); ``None`` if it has none."""
+        like = next(iter(self.parameters()), None)
+        if like is None:
+            like = next(iter(self.buffers()), None)
+        return None if like is None else like.device
 
     def _equivariance_gspace(self) -> Any:
         """The gspace whose elements :meth:`check_equivariance` tests by default."""
@@ -115,10 +130,7 @@ class EquivariantModule(DerivedBuffers, ABC):
         """
         module = self._float64_copy()
         size = spatial or self._equivariance_size()
-        like = next(iter(module.parameters()), None)
-        if like is None:
-            like = next(iter(module.buffers()), None)
-        device = None if like is None else like.device
+        device = module._tensor_device()
         x = torch.randn(batch, self.in_type.size, size, size, dtype=torch.float64, device=device)
         if elements is None:
             elements = grid_exact_elements(self._equivariance_gspace())

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import (
     field_reduce_sum,
     long_tensor,
+    require_choice,
     require_field_type,
     spatial_view,
     split_gates,
@@ -42,7 +44,7 @@ def _subfield_size(rep, prefix: str, who: str, index: int, argname: str = "in_ty
     """The sub-field size ``d`` read from the ``{prefix}_{d}`` non-linearity of ``rep``."""
     names = [n for n in rep.supported_nonlinearities if n.startswith(prefix + "_")]
     if not names:
-        raise ValueError(
+        raise ArgumentError(
             f"{who}: field {index} of '{argname}' has representation {rep.name!r}, which does not "
             f"support '{prefix}' non-linearities (supported: "
             f"{sorted(rep.supported_nonlinearities)})"
@@ -50,9 +52,9 @@ def _subfield_size(rep, prefix: str, who: str, index: int, argname: str = "in_ty
     try:
         d = int(names[0][len(prefix) + 1 :])
     except ValueError as exc:  # pragma: no cover - malformed metadata
-        raise ValueError(f"{who}: malformed non-linearity name {names[0]!r}") from exc
+        raise ArgumentError(f"{who}: malformed non-linearity name {names[0]!r}") from exc
     if d <= 0 or rep.size % d:
-        raise ValueError(
+        raise ArgumentError(
             f"{who}: field {index} of '{argname}' ({rep.name!r}, size {rep.size}) is not made of "
             f"sub-fields of size {d}"
         )
@@ -99,13 +101,9 @@ class InducedNormNonLinearity(_InducedNorm):
     """
 
     def __init__(self, in_type: FieldType, function: str = "n_relu", bias: bool = True) -> None:
-        if function not in _NORM:
-            raise ValueError(
-                f"InducedNormNonLinearity: 'function' must be one of {sorted(_NORM)}, "
-                f"got {function!r}"
-            )
+        require_choice(function, _NORM, "InducedNormNonLinearity", "function")
         if function == "squash" and bias:
-            raise ValueError(
+            raise ArgumentError(
                 "InducedNormNonLinearity: the 'squash' function takes no bias; pass bias=False"
             )
         super().__init__()
@@ -188,20 +186,20 @@ class InducedGatedNonLinearity1(EquivariantModule):
         for i, j in zip(gate_idx, gated_idx):
             gate, gated = reps[i], reps[j]
             if "induced_gate" not in gate.supported_nonlinearities:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: gate field {i} ({gate.name!r}) of 'in_type' does not support "
                     "'induced_gate' (it must be a quotient field)"
                 )
             d = _subfield_size(gated, "induced_gated", who, j)
             if gated.size // d != gate.size:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: gated field {j} ({gated.name!r}) has {gated.size // d} sub-fields but "
                     f"its gate field {i} ({gate.name!r}) has {gate.size} gates"
                 )
             sub_a = gate.attributes.get("subgroup_id")
             sub_b = gated.attributes.get("subgroup_id")
             if sub_a != sub_b:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: gate field {i} is induced from subgroup {sub_a!r} but gated field "
                     f"{j} from subgroup {sub_b!r}; they must match"
                 )
@@ -258,7 +256,7 @@ class InducedNormBatchNorm(NormBatchNorm):
         for i, r in enumerate(in_type.representations):
             _subfield_size(r, "induced_norm", who, i)
             if r.contains_trivial():
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: field {i} of 'in_type' ({r.name!r}) contains a trivial irrep; its "
                     "mean is not zero by symmetry"
                 )

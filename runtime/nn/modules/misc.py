@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ._utils import long_tensor, require_field_type
@@ -82,7 +83,7 @@ class ReshuffleModule(EquivariantModule):
         require_field_type(in_type, "ReshuffleModule")
         perm = [int(p) for p in permutation]
         if sorted(perm) != list(range(len(in_type))):
-            raise ValueError(
+            raise ArgumentError(
                 f"ReshuffleModule: 'permutation' must be a permutation of 0..{len(in_type) - 1}, "
                 f"got {perm}"
             )
@@ -126,7 +127,7 @@ class MaskModule(EquivariantModule):
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         x = self._check_input(input)
         if x.dim() != 4 or tuple(x.shape[-2:]) != (self.S, self.S):
-            raise ValueError(
+            raise ArgumentError(
                 f"MaskModule: 'input' must have shape (B, C, {self.S}, {self.S}), got "
                 f"{tuple(x.shape)}"
             )
@@ -162,7 +163,7 @@ class DisentangleModule(EquivariantModule):
                 perm, blocks = disentangle(r)
                 source = np.argmax(np.abs(perm), axis=1)  # output channel i reads source[i]
                 if not np.allclose(perm[np.arange(r.size), source], 1.0):
-                    raise ValueError(
+                    raise ArgumentError(
                         f"DisentangleModule: the disentangling map of {r.name!r} is not a "
                         "permutation"
                     )

@@ -7,9 +7,17 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
-from ._utils import field_reduce_sum, long_tensor, require_support, spatial_view, split_gates
+from ._utils import (
+    field_reduce_sum,
+    long_tensor,
+    require_choice,
+    require_support,
+    spatial_view,
+    split_gates,
+)
 from .equivariant_module import EquivariantModule
 
 __all__ = [
@@ -88,11 +96,7 @@ class PointwiseNonLinearity(_Pointwise):
     ``p_sigmoid``, ``p_tanh``."""
 
     def __init__(self, in_type: FieldType, function: str = "p_relu") -> None:
-        if function not in _POINTWISE:
-            raise ValueError(
-                f"PointwiseNonLinearity: 'function' must be one of {sorted(_POINTWISE)}, "
-                f"got {function!r}"
-            )
+        require_choice(function, _POINTWISE, "PointwiseNonLinearity", "function")
         super().__init__(in_type)
         self._function = function
 
@@ -128,12 +132,9 @@ class NormNonLinearity(EquivariantModule):
     """
 
     def __init__(self, in_type: FieldType, function: str = "n_relu", bias: bool = True) -> None:
-        if function not in _NORM:
-            raise ValueError(
-                f"NormNonLinearity: 'function' must be one of {sorted(_NORM)}, got {function!r}"
-            )
+        require_choice(function, _NORM, "NormNonLinearity", "function")
         if function == "squash" and bias:
-            raise ValueError(
+            raise ArgumentError(
                 "NormNonLinearity: the 'squash' function takes no bias; pass bias=False"
             )
         super().__init__()
@@ -184,12 +185,12 @@ class GatedNonLinearity1(EquivariantModule):
         reps = in_type.representations
         for i in gate_idx:
             if reps[i].size != 1 or "gate" not in reps[i].supported_nonlinearities:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: gate field {i} ({reps[i].name!r}) must be a trivial field"
                 )
         for i in gated_idx:
             if "gated" not in reps[i].supported_nonlinearities:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: field {i} ({reps[i].name!r}) of 'in_type' does not support 'gated'"
                 )
         self.in_type = in_type

@@ -8,9 +8,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
-from ._utils import require_field_type
+from ._utils import require_choice, require_field_type
 from .equivariant_module import EquivariantModule
 
 __all__ = ["R2Upsampling"]
@@ -34,10 +35,9 @@ class R2Upsampling(EquivariantModule):
         super().__init__()
         who = "R2Upsampling"
         self.in_type = self.out_type = require_field_type(in_type, who)
-        if mode not in ("bilinear", "nearest"):
-            raise ValueError(f"{who}: 'mode' must be 'bilinear' or 'nearest', got {mode!r}")
+        require_choice(mode, ("bilinear", "nearest"), who, "mode")
         if (scale_factor is None) == (size is None):
-            raise ValueError(f"{who}: give exactly one of 'scale_factor' and 'size'")
+            raise ArgumentError(f"{who}: give exactly one of 'scale_factor' and 'size'")
         self._scale_factor = scale_factor
         self._size = size
         self._mode = mode
@@ -46,7 +46,9 @@ class R2Upsampling(EquivariantModule):
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         x = self._check_input(input)
         if x.dim() != 4:
-            raise ValueError(f"R2Upsampling: 'input' must be 4-dimensional, got {tuple(x.shape)}")
+            raise ArgumentError(
+                f"R2Upsampling: 'input' must be 4-dimensional, got {tuple(x.shape)}"
+            )
         y = F.interpolate(
             x,
             size=self._size,

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import ArgumentError, ArgumentTypeError, FieldTypeMismatchError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
 from ..grid import grid_exact_elements
@@ -37,12 +38,12 @@ class VectorFieldNonLinearity(EquivariantModule):
         n = group.order()
         for i, r in enumerate(in_type.representations):
             if "vectorfield" not in r.supported_nonlinearities or r.size != n:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: field {i} of 'in_type' ({r.name!r}) is not the regular "
                     "representation of a cyclic group (no 'vectorfield' support)"
                 )
         if n < 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: 'in_type' lives on {in_type.gspace!r}, whose fiber group {group.name} has "
                 "no frequency-1 irrep to output; expected regular fields of C_N with N >= 2"
             )
@@ -82,22 +83,22 @@ class GatedNonLinearity2(EquivariantModule):
         super().__init__()
         who = "GatedNonLinearity2"
         if not isinstance(in_type, (tuple, list)) or len(in_type) != 2:
-            raise TypeError(f"{who}: 'in_type' must be a pair (gates_type, gated_type)")
+            raise ArgumentTypeError(f"{who}: 'in_type' must be a pair (gates_type, gated_type)")
         gates_type, gated_type = in_type
         require_field_type(gates_type, who, "in_type[0]")
         require_field_type(gated_type, who, "in_type[1]")
         if gates_type.gspace != gated_type.gspace:
-            raise ValueError(f"{who}: the two field types live on different gspaces")
+            raise ArgumentError(f"{who}: the two field types live on different gspaces")
         if len(gates_type) != len(gated_type):
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: {len(gates_type)} gates for {len(gated_type)} gated fields (must match)"
             )
         for i, r in enumerate(gates_type.representations):
             if r.size != 1 or "gate" not in r.supported_nonlinearities:
-                raise ValueError(f"{who}: gate field {i} ({r.name!r}) must be a trivial field")
+                raise ArgumentError(f"{who}: gate field {i} ({r.name!r}) must be a trivial field")
         for i, r in enumerate(gated_type.representations):
             if "gated" not in r.supported_nonlinearities:
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: field {i} of 'in_type[1]' ({r.name!r}) does not support 'gated'"
                 )
         self.in_type = (gates_type, gated_type)
@@ -106,16 +107,8 @@ class GatedNonLinearity2(EquivariantModule):
         self.bias = torch.nn.Parameter(torch.randn(len(gates_type)))
 
     def forward(self, gates: GeometricTensor, input: GeometricTensor) -> GeometricTensor:
-        for name, t, ftype in (
-            ("gates", gates, self.in_type[0]),
-            ("input", input, self.in_type[1]),
-        ):
-            if not isinstance(t, GeometricTensor):
-                raise TypeError(f"GatedNonLinearity2: '{name}' must be a GeometricTensor")
-            if t.type != ftype:
-                raise ValueError(
-                    f"GatedNonLinearity2: '{name}' has type {t.type!r}, expected {ftype!r}"
-                )
+        self._check_input(gates, "gates", self.in_type[0])
+        self._check_input(input, "input", self.in_type[1])
         g = gates.tensor
         g = torch.sigmoid(g - spatial_view(self.bias, g.dim()))
         return GeometricTensor(input.tensor * g.index_select(1, self._owner), self.out_type)
@@ -126,7 +119,7 @@ class GatedNonLinearity2(EquivariantModule):
             ("input_shape", input_shape, self.in_type[1]),
         ):
             if len(shape) < 2 or shape[1] != ftype.size:
-                raise ValueError(
+                raise FieldTypeMismatchError(
                     f"GatedNonLinearity2: '{name}' {tuple(shape)} does not match {ftype!r}"
                 )
         return tuple(input_shape)

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as tF
 from torch.nn import Parameter
 
+from ...errors import ArgumentError
 from ...geometric_tensor import GeometricTensor
 from .._utils import pair, require_field_type
 from ..equivariant_module import EquivariantModule
@@ -47,7 +48,7 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def _positive_int(value: Any, argname: str, who: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{who}: '{argname}' must be an integer >= {minimum}, got {value!r}")
+        raise ArgumentError(f"{who}: '{argname}' must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -55,11 +56,11 @@ def _check_groups(field_type: Any, groups: int, argname: str, who: str) -> Any:
     """The type of one group of a grouped convolution (all groups must be equal)."""
     n = len(field_type)
     if n % groups:
-        raise ValueError(f"{who}: {n} fields of '{argname}' can not be split in {groups} groups")
+        raise ArgumentError(f"{who}: {n} fields of '{argname}' can not be split in {groups} groups")
     size = n // groups
     reps = field_type.representations
     if any(reps[i] != reps[i % size] for i in range(size, n)):
-        raise ValueError(
+        raise ArgumentError(
             f"{who}: the {groups} groups of '{argname}' must hold the same representations "
             "in the same order"
         )
@@ -104,16 +105,18 @@ class _RdConvBase(EquivariantModule):
         require_field_type(in_type, who, "in_type")
         require_field_type(out_type, who, "out_type")
         if in_type.gspace != out_type.gspace:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: in_type and out_type live on different gspaces "
                 f"({in_type.gspace.name!r} and {out_type.gspace.name!r})"
             )
         if padding_mode not in _PADDING_MODES:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: 'padding_mode' must be one of {_PADDING_MODES}, got {padding_mode!r}"
             )
         if basisexpansion != "blocks":
-            raise ValueError(f"{who}: unknown 'basisexpansion' {basisexpansion!r} (only 'blocks')")
+            raise ArgumentError(
+                f"{who}: unknown 'basisexpansion' {basisexpansion!r} (only 'blocks')"
+            )
         self.space = in_type.gspace
         self.in_type = in_type
         self.out_type = out_type
@@ -124,13 +127,13 @@ class _RdConvBase(EquivariantModule):
         self.padding = padding if isinstance(padding, int) else pair(padding, "padding", who)
         pad_h, pad_w = pair(padding, "padding", who)
         if min(pad_h, pad_w) < 0:
-            raise ValueError(f"{who}: 'padding' must be non-negative, got {padding!r}")
+            raise ArgumentError(f"{who}: 'padding' must be non-negative, got {padding!r}")
         self._padding_pair = (pad_h, pad_w)
         self.padding_mode = padding_mode
         if self._transposed:
             out_pad = pair(output_padding, "output_padding", who)
             if not all(0 <= p < max(self.stride, self.dilation) for p in out_pad):
-                raise ValueError(
+                raise ArgumentError(
                     f"{who}: 'output_padding' must be smaller than stride or dilation, got "
                     f"{output_padding!r}"
                 )
@@ -151,7 +154,7 @@ class _RdConvBase(EquivariantModule):
             recompute=recompute,
         )
         if self._basisexpansion.dimension() == 0 and not self._basisexpansion.dry_run:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: the equivariant basis from {in_type} to {out_type} is empty "
                 f"with kernel_size={kernel_size}, dilation={dilation} and the sampling options "
                 f"{ {k: v for k, v in spec_kwargs.items() if v is not None} }; "

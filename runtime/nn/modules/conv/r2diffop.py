@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...errors import ArgumentError, ArgumentTypeError
 from .base import _PlainConvBase
 
 __all__ = ["R2Diffop"]
@@ -75,11 +76,11 @@ class R2Diffop(_PlainConvBase):
 
         who = type(self).__name__
         if not any(cache is mode for mode in (False, True)) and cache not in ("load", "store"):
-            raise ValueError(f"{who}: 'cache' must be one of {_CACHE_MODES}, got {cache!r}")
+            raise ArgumentError(f"{who}: 'cache' must be one of {_CACHE_MODES}, got {cache!r}")
         if not isinstance(rbffd, bool):
-            raise TypeError(f"{who}: 'rbffd' must be a bool, got {rbffd!r}")
+            raise ArgumentTypeError(f"{who}: 'rbffd' must be a bool, got {rbffd!r}")
         if rbffd and smoothing is not None:
-            raise ValueError(
+            raise ArgumentError(
                 f"{who}: 'smoothing' selects the Gaussian discretisation and cannot be combined "
                 "with rbffd=True"
             )

@@ -237,7 +237,7 @@ class BasisArtifact:
 
     def to_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
-        spec_json = self.spec.canonical_json()  # raises for unkeyable specs
+        spec_json = self.spec.canonical_json()
         arrays = self._arrays()
         for name, column in self.attributes.items():
             arrays[_ARRAY_PREFIX + name] = column
@@ -296,7 +296,7 @@ class BasisArtifact:
 
     def __repr__(self) -> str:
         o, i = self.shape
-        key = self.spec.key[:12] if self.spec.keyable else "unkeyable"
+        key = self.spec.key[:12]
         return (
             f"BasisArtifact({self.spec.kind}, {self.spec.family}, {o}x{i}, "
             f"k={self.spec.kernel_size}, dim={self.dim}, key={key})"

@@ -228,7 +228,8 @@ class BasisSpec:
     @property
     def keyable(self) -> bool:
         """Always true: every spec is keyed by its content (a callable cutoff is held as its
-        values on the rings). Kept for callers written when some specs had no key."""
+        values on the rings). Kept for ``diffops.storage``, written when some specs had no key
+        (remove with its last caller)."""
         return True
 
     def to_json_obj(self) -> dict[str, Any]:

@@ -142,6 +142,18 @@ def test_more_bad_layers(layer, pattern):
         spec_from_layer(layer)
 
 
+def test_a_cutoff_per_ring_is_a_layer_field_too():
+    """The canonical form of a callable cutoff (one maximum frequency per ring) can be written in
+    a layer description, as a list or as comma-separated text (the command line's flag)."""
+    r4 = Rot2dOnR2(4)
+    expected = kernel_spec(r4, r4.regular_repr, r4.regular_repr + r4.irrep(1), 5,
+                           frequencies_cutoff=lambda r: 1.5 * r)  # fmt: skip
+    assert spec_from_layer({**GOOD, "frequencies_cutoff": [0, 1.5, 3]}) == expected
+    assert spec_from_layer({**GOOD, "frequencies_cutoff": "0, 1.5, 3"}) == expected
+    with pytest.raises(LayerError, match="one value per ring: got 2 for 3 rings"):
+        spec_from_layer({**GOOD, "frequencies_cutoff": [0, 1.5]})
+
+
 def test_layer_error_is_a_value_error():
     assert issubclass(LayerError, ValueError)
 

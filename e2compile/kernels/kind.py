@@ -61,6 +61,7 @@ __all__ = [
     "compile_kernel",
     "kernel_spec",
     "kernel_spec_from_layer",
+    "spec_ring_cutoffs",
     "validate_kernel_options",
 ]
 

@@ -135,9 +135,10 @@ def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
     """
     if not isinstance(desc, Mapping):
         raise LayerError(f"a layer description is a table/object, not {type(desc).__name__}")
-    unknown = sorted(set(desc) - set(LAYER_FIELDS))
+    known = set(_COMMON_FIELDS).union(*_kind_fields().values())  # kinds registered since too
+    unknown = sorted(set(desc) - known)
     if unknown:
-        raise LayerError(f"unknown field(s) {unknown}; known: {sorted(LAYER_FIELDS)}")
+        raise LayerError(f"unknown field(s) {unknown}; known: {sorted(known)}")
     missing = [f for f in _REQUIRED if desc.get(f) is None]
     if missing:
         raise LayerError(f"missing field(s) {missing}")

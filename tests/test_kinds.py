@@ -1,6 +1,6 @@
 """The basis-kind registry is the compiler's extension point: a third kind is one module (this
-one defines ``KIND``) plus one registration, and specs, compile, artifacts and the store bridge
-handle it like the built-in kinds."""
+one defines ``KIND``) plus one registration, and specs, compile, artifacts, layer descriptions,
+the store bridge and the runtime handle it like the built-in kinds."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from e2compile.artifact import BasisArtifact
 from e2compile.assembly import bias_basis
 from e2compile.compiler import compile
 from e2compile.families import FAMILIES, family
+from e2compile.layer_fields import read_field
+from e2compile.layers import spec_from_layer
 from e2compile.specs import BasisSpec, gspace_fields
 
 
@@ -24,9 +26,16 @@ def _compile(spec):
     return BasisArtifact(spec, basis, {"weight": np.ones(1)}, bias_basis(spec, group, out_repr))
 
 
+def _from_layer(desc, gspace, in_repr, out_repr):
+    """A layer description of the kind: the common fields only (``kernel_size`` default 3)."""
+    size = read_field(desc, "kernel_size", int, default=3)
+    return BasisSpec(**gspace_fields(gspace, in_repr, out_repr), kind="point", kernel_size=size)
+
+
 BUILT: list[str] = []  # keys the runtime reported built (the kind's after_build)
 
 KIND = kinds.BasisKind(name="point", columns={"weight": "f"}, compile=_compile,
+                       spec_from_layer=_from_layer,
                        after_build=lambda spec: BUILT.append(spec.key))  # fmt: skip
 
 
@@ -60,6 +69,8 @@ def test_a_third_kind_is_one_module_plus_one_registration(point_kind):
                   options={"rings": (1.0,), "sigma": (0.5,)})  # fmt: skip
     with pytest.raises(ValueError, match="unknown option"):
         spec.replace(frequencies_cutoff="fco1")
+    layer = {"gspace": "rot2d", "N": 4, "in": "trivial", "out": "trivial", "kind": "point"}
+    assert spec_from_layer(layer) == spec
 
 
 def test_a_third_kind_goes_through_the_store_and_the_runtime(point_kind, tmp_path):

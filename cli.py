@@ -28,6 +28,7 @@ from cache import CacheError, Store, is_key
 from cache.limits import load_json
 from cache.manifest import ManifestError, read_manifest_keys, spec_summary
 from e2compile import __version__
+from e2compile.families import FAMILIES
 from runtime.aot import BuildError, OutputError, SourceError, select_shard
 
 __all__ = ["main", "parse_duration", "parse_size", "select_shard"]
@@ -479,8 +480,7 @@ def _collect(sources: tuple[str, ...], spec_json: tuple[str, ...], layer: dict) 
 
     builders = [s for s in sources if aot.is_builder(s)]
     files = [s for s in sources if not aot.is_builder(s)]
-    warn = lambda text: click.echo(text, err=True)  # noqa: E731
-    return [*aot.specs_from_files(files), *aot.specs_from_builders(builders, warn),
+    return [*aot.specs_from_files(files), *aot.specs_from_builders(builders),
             *aot.specs_from_json(spec_json), *_specs_from_flags(layer)]  # fmt: skip
 
 
@@ -500,6 +500,16 @@ def _limit_for_this_command(max_size: float) -> None:
     click.get_current_context().call_on_close(restore)
 
 
+def _layer_fields_help(function: Any) -> Any:
+    """Put the layer-description fields (e2compile.layers.layer_fields_help, built from the
+    family and kind registries) in place of ``{layer_fields}`` in the command's docstring."""
+    from e2compile.layers import layer_fields_help
+
+    text = "\n    ".join("\b\n    " + "\n    ".join(lines) for lines in layer_fields_help())
+    function.__doc__ = function.__doc__.replace("{layer_fields}", text)
+    return function
+
+
 def _kind_flags(command: Any) -> Any:
     """The single-layer flags the basis kinds declare (e2compile.layers.kind_flags)."""
     from e2compile.layers import kind_flags
@@ -513,7 +523,7 @@ def _kind_flags(command: Any) -> Any:
 @main.command("compile")
 @click.argument("sources", nargs=-1)
 @click.option("--spec-json", multiple=True, help="A canonical BasisSpec JSON; repeatable.")
-@click.option("--gspace", help="Single layer: gspace family (rot2d, fliprot2d, flip2d, trivial).")
+@click.option("--gspace", help=f"Single layer: gspace family ({', '.join(FAMILIES)}).")
 @click.option("-N", "--N", "N", type=int, help="Single layer: rotation order (-1: continuous).")
 @click.option("--maximum-frequency", type=int, help="Single layer: irreps bound of SO(2)/O(2).")
 @click.option("--axis", type=float, help="Single layer: flip axis in radians.")
@@ -542,6 +552,7 @@ def _kind_flags(command: Any) -> Any:
               "(default: $E2C_MAX_BASIS_MB, else 1024).")  # fmt: skip
 @_json_option
 @pass_store
+@_layer_fields_help
 def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ...], jobs: int,
                 shard: tuple[int, int] | None, manifest: str | None, bundle: str | None,
                 dry_run: bool, max_size: float | None, as_json: bool,
@@ -558,21 +569,7 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
                        every basis the model's layers need
       --spec-json      a canonical BasisSpec JSON
       --gspace ...     flags describing a single layer
-    \b
-    Layer description fields:
-      gspace              rot2d | fliprot2d | flip2d | trivial
-      N                   rotation order (rot2d, fliprot2d); -1 = continuous
-      maximum_frequency   irreps bound when N = -1
-      axis                flip axis in radians (default pi/2)
-      in, out             representation name or list of names, each
-                          optionally "k*name": regular, trivial, irrep_1,
-                          irrep_1,2 (D_N), or any built representation name
-      kernel_size         required; dilation, rings, sigma,
-                          frequencies_cutoff, maximum_offset optional
-      kind                "kernel" (default) or "pdo": PDO layers take
-                          kernel_size/accuracy/maximum_order (two at most),
-                          maximum_power, method (fd|rbffd|gauss), smoothing,
-                          phi, angle_offset instead of rings/sigma/cutoff
+    {layer_fields}
     \b
     Example:
       [{"gspace": "rot2d", "N": 8, "in": ["regular"],

@@ -59,7 +59,7 @@ def _measure(name: str, build: Callable[[], int], repeats: int) -> Row:
 def time_e2compile(network: str, repeats: int) -> list[Row]:
     from e2compile import gspaces
     from e2compile.compiler import compile
-    from e2compile.specs import kernel_spec
+    from e2compile.kernels.kind import kernel_spec
 
     family, n = NETWORKS[network]
     gspace = gspaces.FlipRot2dOnR2(n) if family == "fliprot2d" else gspaces.Rot2dOnR2(n)

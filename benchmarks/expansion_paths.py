@@ -214,7 +214,7 @@ def grid(repeats: int) -> None:
     import numpy as np
 
     from e2compile import gspaces
-    from e2compile.specs import kernel_spec
+    from e2compile.kernels.kind import kernel_spec
     from runtime import bases
     from runtime.nn.modules.conv import functional as F
     from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion

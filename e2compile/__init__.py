@@ -17,6 +17,8 @@ _SUBMODULES = (
     "kernels",
     "diffops",
     "specs",
+    "artifact",
+    "assembly",
     "compiler",
     "layers",
     "kinds",

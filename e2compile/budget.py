@@ -14,28 +14,37 @@ The element count is an upper bound (every harmonic the cutoff allows, counted a
 irreps were 2x2, before the drop of elements that vanish on the grid): at most a few times the true
 count. :class:`BasisTooLargeError` (a ``ValueError``) says what was estimated, the limit, and how to
 raise it.
+
+This module is generic: the per-family facts come from :mod:`e2compile.families` and each basis
+kind brings its own estimate (:attr:`e2compile.kinds.BasisKind.estimate`, built from
+:func:`element_bound` and :func:`compact_bytes`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from typing import Any
 
+from .families import family as family_of
+from .kinds import get_kind
+
 __all__ = [
+    "BLOCK_FLOATS",
     "DEFAULT_LIMIT_MB",
     "DEFAULT_MAX_IRREPS",
     "LIMIT_ENV",
     "IRREPS_ENV",
     "BasisTooLargeError",
+    "basis_label",
     "check_budget",
     "check_group",
     "check_kernel_size",
-    "check_layer_budget",
-    "check_pdo_spec_budget",
     "check_representation_size",
     "check_spec_budget",
-    "estimate_pdo_spec_bytes",
+    "compact_bytes",
+    "element_bound",
     "estimate_spec_bytes",
     "limit_bytes",
     "max_irreps",
@@ -48,11 +57,10 @@ DEFAULT_MAX_IRREPS = 20_000
 LIMIT_ENV = "E2C_MAX_BASIS_MB"
 IRREPS_ENV = "E2C_MAX_IRREPS"
 
-_BLOCK_FLOATS = 4  # a padded 2x2 block per element and point
+#: Floats of one element at one grid point: a padded 2x2 block.
+BLOCK_FLOATS = 4
 _BYTES_PER_IRREP = 2048
 _SPEC_BYTES_PER_ENTRY = 64  # measured: about 1.8 KB of Python objects per irrep of C_N / SO(2)
-# harmonic families per pair of irreps and ring, before aliasing (rotation: 2 phases x 2 signs)
-_FAMILIES_PER_PAIR = {"rot2d": 4, "fliprot2d": 2, "flip2d": 2, "trivial": 2}
 
 
 class BasisTooLargeError(ValueError):
@@ -116,24 +124,14 @@ def check_kernel_size(kernel_size: int) -> None:
     """A single element sampled on a ``kernel_size`` grid must fit (checked before the grid and
     the default rings are built)."""
     check_budget(
-        float(kernel_size) ** 2 * _BLOCK_FLOATS * 8,
+        float(kernel_size) ** 2 * BLOCK_FLOATS * 8,
         f"one basis element on a {kernel_size}x{kernel_size} grid",
     )
 
 
-def _group_irreps(family: str, N: int, maximum_frequency: int | None) -> int:
-    if N == -1:
-        return (maximum_frequency or 0) + (2 if family == "fliprot2d" else 1)
-    if family == "rot2d":
-        return N // 2 + 1
-    if family == "fliprot2d":
-        return N // 2 + 3
-    return 2 if family == "flip2d" else 1
-
-
 def check_group(family: str, N: int, maximum_frequency: int | None = None) -> None:
     """Refuse to build a group with more irreps (or irreps tables) than the limits allow."""
-    n = _group_irreps(family, int(N), maximum_frequency)
+    n = family_of(family).irreps_count(int(N), maximum_frequency)
     name = f"the group of {family} with N={N}" + (
         f", maximum_frequency={maximum_frequency}" if N == -1 else ""
     )
@@ -149,132 +147,64 @@ def check_representation_size(size: int, what: str) -> None:
     check_budget(float(size) ** 2 * (2 * 8 + _SPEC_BYTES_PER_ENTRY), f"{what} (size {size})")
 
 
-def check_layer_budget(
+def element_bound(
     family: str,
     N: int,
-    kernel_size: int,
-    out_size: int,
-    in_size: int,
-    out_irreps: int,
-    in_irreps: int,
-    rings: Any = None,
-    frequencies_cutoff: Any = None,
-    maximum_offset: int | None = None,
-) -> None:
-    """Refuse a layer from the sizes and irreps counts of its representations alone, before
-    they are built (the bound of :func:`estimate_spec_bytes`)."""
-    from .kernels.sampling import cutoff_function, default_rings
-    from .specs import _resolve_cutoff
-
-    check_kernel_size(kernel_size)
-    for size, which in ((in_size, "the input representation"), (out_size, "the output one")):
-        check_representation_size(size, which)
-    if rings is None:
-        rings = default_rings(kernel_size)
-    policy, function = _resolve_cutoff(frequencies_cutoff)
-    cutoff = function if policy is None else cutoff_function(policy, kernel_size)
-    bound = _element_bound(family, N, rings, cutoff, maximum_offset, out_irreps, in_irreps)
-    check_budget(
-        bound * _BLOCK_FLOATS * kernel_size**2 * 8,
-        f"the compact basis ({family}, N={N}, {out_size}x{in_size}, kernel_size={kernel_size})",
-    )
-
-
-def _element_bound(
-    family: str,
-    N: int,
-    rings: Any,
-    cutoff: Any,
+    cutoffs: Iterable[float],
     maximum_offset: int | None,
     n_out_irreps: int,
     n_in_irreps: int,
 ) -> int:
-    """Upper bound on the number of basis elements (before the drop of vanishing ones)."""
+    """Upper bound on the number of elements (before the drop of vanishing ones) of a basis made
+    of one harmonic family per pair of irreps, frequency bound and aliasing offset: ``cutoffs``
+    holds the largest frequency of each ring (kernels) or power (PDOs); negative or non-finite
+    ones add nothing."""
+    fam = family_of(family)
     per_ring = 0
-    for radius in rings:
-        f = float(cutoff(float(radius)))
+    for f in cutoffs:
+        f = float(f)
         if not math.isfinite(f) or f < 0:
             continue
         if N == -1:
             offsets = 1
         else:
-            period = N if family in ("rot2d", "fliprot2d") else 1
-            offsets = int(2 * math.floor(f) // period) + 1
+            offsets = int(2 * math.floor(f) // fam.period(N)) + 1
             if maximum_offset is not None:
                 offsets = min(offsets, 2 * maximum_offset + 1)
-        per_ring += _FAMILIES_PER_PAIR[family] * offsets
+        per_ring += fam.harmonics_per_pair * offsets
     return n_out_irreps * n_in_irreps * per_ring
 
 
-def _compact_bytes(spec: Any, elements: int) -> dict[str, int]:
-    """Bytes of a compact artifact of at most ``elements`` elements: its blocks and changes of
-    basis."""
+def compact_bytes(spec: Any, elements: int) -> dict[str, int]:
+    """Bytes of a compact artifact of at most ``elements`` elements: ``"blocks"`` and
+    ``"changes of basis"`` (both matrices and the inverse)."""
     o, i = spec.out_repr.size, spec.in_repr.size
     return {
-        "blocks": elements * _BLOCK_FLOATS * spec.kernel_size**2 * 8,
+        "blocks": elements * BLOCK_FLOATS * spec.kernel_size**2 * 8,
         "changes of basis": (o * o + 2 * i * i) * 8,
     }
 
 
-def _check_estimate(spec: Any, estimate: dict[str, int], what: str) -> None:
-    """Refuse ``estimate`` (:func:`_compact_bytes`) above the limit, naming the spec's layer."""
-    order = f", maximum_order={dict(spec.options)['maximum_order']}" if spec.kind == "pdo" else ""
-    size = f"{spec.out_repr.size}x{spec.in_repr.size}"
-    check_budget(
-        sum(estimate.values()),
-        f"{what} ({spec.family}, N={spec.N}, {size}, kernel_size={spec.kernel_size}{order})",
-    )
+def basis_label(what: str, family: str, N: int, out_size: int, in_size: int, kernel_size: int,
+                *details: str) -> str:  # fmt: skip
+    """How a refusal names a basis: ``what (family, N=.., OxI, kernel_size=k, details...)``."""
+    extra = "".join(f", {d}" for d in details)
+    return f"{what} ({family}, N={N}, {out_size}x{in_size}, kernel_size={kernel_size}{extra})"
 
 
 def estimate_spec_bytes(spec: Any) -> dict[str, int]:
-    """Estimated bytes of a compile of a kernel spec: ``"blocks"`` (the compact basis, an upper
-    bound) and ``"changes of basis"`` (both matrices and the inverse)."""
-    bound = _element_bound(
-        spec.family,
-        spec.N,
-        spec.rings,
-        spec.cutoff_function(),
-        spec.maximum_offset,
-        len(spec.out_repr.irreps),
-        len(spec.in_repr.irreps),
-    )
-    return _compact_bytes(spec, bound)
+    """The estimated bytes of a compile of ``spec``, by part (its kind's estimate; empty for a
+    kind without one)."""
+    estimate = get_kind(spec.kind).estimate
+    return {} if estimate is None else estimate(spec)[1]
 
 
 def check_spec_budget(spec: Any) -> None:
-    """Refuse a kernel spec whose compile would exceed the limits (before anything is built)."""
-    check_kernel_size(spec.kernel_size)
-    if spec.kind == "kernel":  # other kinds bring their own estimate
-        check_group(spec.family, spec.N, spec.maximum_frequency)
-        _check_estimate(spec, estimate_spec_bytes(spec), "the compact basis")
-
-
-def estimate_pdo_spec_bytes(spec: Any) -> dict[str, int]:
-    """Estimated bytes of a compile of a PDO spec, as :func:`estimate_spec_bytes` for kernels:
-    ``"blocks"`` (the compact basis, an upper bound) and ``"changes of basis"``.
-
-    A PDO of Laplacian power ``p`` has an angular part of frequency at most
-    ``maximum_order - 2p``, so the elements of each power are bounded like the kernel elements of
-    one ring with that frequency cutoff (:func:`_element_bound`); each element is one padded 2x2
-    block per grid point.
-    """
-    options = dict(spec.options)
-    order, power = int(options["maximum_order"]), int(options["maximum_power"])
-    cutoffs = [float(order - 2 * p) for p in range(power + 1) if order >= 2 * p]
-    bound = _element_bound(
-        spec.family,
-        spec.N,
-        cutoffs,
-        float,
-        spec.maximum_offset,
-        len(spec.out_repr.irreps),
-        len(spec.in_repr.irreps),
-    )
-    return _compact_bytes(spec, bound)
-
-
-def check_pdo_spec_budget(spec: Any) -> None:
-    """Refuse a PDO spec whose compile would exceed the limits (before anything is built)."""
+    """Refuse a spec whose compile would exceed the limits, before anything is built: its grid,
+    its group and its kind's estimate."""
     check_kernel_size(spec.kernel_size)
     check_group(spec.family, spec.N, spec.maximum_frequency)
-    _check_estimate(spec, estimate_pdo_spec_bytes(spec), "the compact PDO basis")
+    estimate = get_kind(spec.kind).estimate
+    if estimate is not None:
+        what, parts = estimate(spec)
+        check_budget(sum(parts.values()), what)

@@ -7,7 +7,10 @@ files and single-layer flags. Every problem with a description raises :class:`La
 the offending field; unknown fields are an error, so a typo never falls back to a default.
 
 Public API: :func:`spec_from_layer` (one description), :func:`read_layer_file` (the descriptions
-of a JSON/TOML spec file) and :func:`specs_from_layer_file` (both together).
+of a JSON/TOML spec file) and :func:`specs_from_layer_file` (both together). This module reads the
+fields every kind shares (the gspace, the representations, the grid) and hands the rest to the
+description's kind (:attr:`~e2compile.kinds.BasisKind.spec_from_layer`), whose module reads its own
+fields with :func:`read_field` and :func:`read_floats`.
 """
 
 from __future__ import annotations
@@ -21,37 +24,50 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .budget import BasisTooLargeError, check_group, check_layer_budget
+from .budget import (
+    BasisTooLargeError,
+    check_group,
+    check_kernel_size,
+    check_representation_size,
+)
 from .families import FAMILIES
 from .group import Representation
 from .gspaces import GSpace
-from .kinds import KIND_NAMES, get_kind
-from .specs import BasisSpec, kernel_spec, pdo_spec
+from .kinds import DEFAULT_KIND, KIND_NAMES, get_kind
+from .layer_fields import LayerError, LayerSizes, read_field, read_floats
+from .specs import BasisSpec
 
 __all__ = [
     "LAYER_FIELDS",
     "LayerError",
+    "LayerSizes",
     "describe_spec",
     "kind_flags",
-    "kernel_spec_from_layer",
-    "pdo_spec_from_layer",
+    "layer_fields_help",
+    "read_field",
+    "read_floats",
     "read_layer_file",
     "spec_from_layer",
     "specs_from_layer_file",
 ]
 
+
+def _names(flag: str) -> str:
+    return ", ".join(f.name for f in FAMILIES.values() if getattr(f, flag)) or "none"
+
+
 #: The fields every layer description may have, whatever its kind.
 _COMMON_FIELDS = {
-    "gspace": "rot2d | fliprot2d | flip2d | trivial (or the class name, e.g. Rot2dOnR2)",
-    "N": "rotation order (rot2d, fliprot2d); -1 for SO(2)/O(2)",
-    "maximum_frequency": "irreps bound of SO(2)/O(2) (N = -1)",
-    "axis": "flip axis in radians (fliprot2d, flip2d; default pi/2)",
-    "in": "input representation: a name or a list of names, each optionally 'k*name'",
+    "gspace": f"{' | '.join(FAMILIES)} (or the gspace's class name)",
+    "N": f"rotation order ({_names('rotations')}); -1 for the continuous group",
+    "maximum_frequency": "irreps bound of the continuous group (N = -1)",
+    "axis": f"flip axis in radians ({_names('flips')}; default pi/2)",
+    "in": "input representation: a name (regular, trivial, an irrep such as irrep_1, or any "
+    "built representation's) or a list of names, each optionally 'k*name'",
     "out": "output representation, same syntax as 'in'",
-    "kernel_size": "kernel size (required for kernels; PDOs: or maximum_order)",
+    "kernel_size": "kernel size: the k x k sampling grid",
     "dilation": "dilation (default 1)",
-    "maximum_offset": "bound on aliased frequencies (finite groups)",
-    "kind": f"basis kind: {' | '.join(KIND_NAMES())} (default 'kernel')",
+    "kind": f"basis kind: {' | '.join(KIND_NAMES())} (default {DEFAULT_KIND!r})",
 }
 
 
@@ -77,21 +93,39 @@ def kind_flags() -> list[tuple[str, type, str]]:
     return flags
 
 
+def layer_fields_help(width: int = 76) -> list[list[str]]:
+    """The fields of a layer description as help text, from the registries: one paragraph of
+    lines (``name   meaning``, wrapped to ``width``) for the common fields, then one per kind."""
+    import textwrap
+
+    def paragraph(title: str, fields: dict[str, str]) -> list[str]:
+        lines = [title]
+        for name, meaning in fields.items():
+            wrapped = textwrap.wrap(meaning, width - 22) or [""]
+            lines.append(f"  {name:<19} {wrapped[0]}")
+            lines += [f"  {'':<19} {more}" for more in wrapped[1:]]
+        return lines
+
+    required = ", ".join(_REQUIRED)
+    paragraphs = [paragraph(f"Layer description fields ({required} required):", _COMMON_FIELDS)]
+    for name, fields in _kind_fields().items():
+        paragraphs.append(paragraph(f"Fields of kind {name!r}:", fields))
+    return paragraphs
+
+
 def describe_spec(spec: BasisSpec) -> dict[str, Any]:
-    """The settings of ``spec``'s kind, by name (what ``e2c cache info`` shows)."""
+    """The settings of ``spec``'s kind, by name (what ``e2c cache info`` shows): the grid and the
+    kind's description (default: its options that are set)."""
     kind = get_kind(spec.kind)
     settings = {"kind": spec.kind, "kernel_size": spec.kernel_size, "dilation": spec.dilation}
     if kind.describe is not None:
         settings.update(kind.describe(spec))
+    else:
+        settings.update((k, v) for k, v in spec.options.to_json_obj().items() if v is not None)
     return settings
 
 
 _MULTIPLE_RE = re.compile(r"\s*(?:(\d+)\s*\*\s*)?(\S.*?)\s*")
-
-
-class LayerError(ValueError):
-    """A layer description or spec file that cannot be turned into specs (the message says why
-    and names the field, and for files the path and the layer's index)."""
 
 
 def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
@@ -101,22 +135,24 @@ def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
     """
     if not isinstance(desc, Mapping):
         raise LayerError(f"a layer description is a table/object, not {type(desc).__name__}")
-    unknown = sorted(set(desc) - set(LAYER_FIELDS))
+    known = set(_COMMON_FIELDS).union(*_kind_fields().values())  # kinds registered since too
+    unknown = sorted(set(desc) - known)
     if unknown:
-        raise LayerError(f"unknown field(s) {unknown}; known: {sorted(LAYER_FIELDS)}")
+        raise LayerError(f"unknown field(s) {unknown}; known: {sorted(known)}")
     missing = [f for f in _REQUIRED if desc.get(f) is None]
     if missing:
         raise LayerError(f"missing field(s) {missing}")
     try:
-        kind = get_kind(desc.get("kind", "kernel"))
+        kind = get_kind(desc.get("kind", DEFAULT_KIND))
     except ValueError as exc:
         raise LayerError(str(exc)) from None
     foreign = sorted(set(desc) - set(_COMMON_FIELDS) - set(kind.layer_fields))
     if foreign:
         raise LayerError(f"field(s) {foreign} do not apply to kind {kind.name!r}")
+    if kind.spec_from_layer is None:
+        raise LayerError(f"kind {kind.name!r} has no layer descriptions")
     gspace = _build_gspace(desc)
-    if kind.name == "kernel":  # the size estimate of the kernel kind (other kinds: at compile)
-        _check_budget(gspace, desc)
+    _check_budget(gspace, desc, kind.layer_budget)
     in_repr = _resolve_repr(gspace, desc["in"], "in")
     out_repr = _resolve_repr(gspace, desc["out"], "out")
     try:
@@ -125,52 +161,6 @@ def spec_from_layer(desc: Mapping[str, Any]) -> BasisSpec:
         raise
     except (TypeError, ValueError) as exc:  # the spec validators' messages name the field
         raise LayerError(str(exc)) from None
-
-
-def kernel_spec_from_layer(
-    desc: Mapping[str, Any], gspace: GSpace, in_repr: Representation, out_repr: Representation
-) -> BasisSpec:
-    """The kernel spec of a layer description whose gspace and representations are resolved."""
-    if desc.get("kernel_size") is None:
-        raise LayerError("missing field(s) ['kernel_size']")
-    cutoff = desc.get("frequencies_cutoff")
-    if isinstance(cutoff, str):
-        try:
-            cutoff = float(cutoff)
-        except ValueError:
-            pass  # a policy name
-    return kernel_spec(
-        gspace,
-        in_repr,
-        out_repr,
-        _field(desc, "kernel_size", int),
-        dilation=_field(desc, "dilation", int, default=1),
-        rings=_float_list(desc, "rings"),
-        sigma=_float_list(desc, "sigma"),
-        frequencies_cutoff=cutoff,
-        maximum_offset=_field(desc, "maximum_offset", int),
-    )
-
-
-def pdo_spec_from_layer(
-    desc: Mapping[str, Any], gspace: GSpace, in_repr: Representation, out_repr: Representation
-) -> BasisSpec:
-    """The PDO spec of a layer description whose gspace and representations are resolved."""
-    return pdo_spec(
-        gspace,
-        in_repr,
-        out_repr,
-        kernel_size=_field(desc, "kernel_size", int),
-        accuracy=_field(desc, "accuracy", int),
-        maximum_order=_field(desc, "maximum_order", int),
-        maximum_power=_field(desc, "maximum_power", int),
-        maximum_offset=_field(desc, "maximum_offset", int),
-        dilation=_field(desc, "dilation", int, default=1),
-        method=str(desc.get("method") or "fd"),
-        smoothing=_field(desc, "smoothing", float),
-        angle_offset=_field(desc, "angle_offset", float),
-        phi=str(desc.get("phi") or "ga"),
-    )
 
 
 def read_layer_file(path: str | os.PathLike[str]) -> list[Any]:
@@ -226,39 +216,6 @@ def specs_from_layer_file(path: str | os.PathLike[str]) -> list[BasisSpec]:
     return specs
 
 
-# ------------------------------------------------------------------------------------- fields
-
-
-def _field(desc: Mapping[str, Any], name: str, convert: type, default: Any = None) -> Any:
-    """``convert(desc[name])`` (``default`` when absent or ``None``); a failure names the field."""
-    value = desc.get(name)
-    if value is None:
-        return default
-    what = "an integer" if convert is int else "a number"
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        converted = convert(value)
-        if convert is int and isinstance(value, float) and value != converted:
-            raise ValueError  # never truncate 2.5 to 2 silently
-        return converted
-    except (TypeError, ValueError):
-        raise LayerError(f"'{name}' must be {what}, got {value!r}") from None
-
-
-def _float_list(desc: Mapping[str, Any], name: str) -> Any:
-    """A number, or a list of numbers from a list or a comma-separated string (``None`` stays)."""
-    value = desc.get(name)
-    if value is None or isinstance(value, (int, float)):
-        return value
-    try:
-        if isinstance(value, str):
-            return [float(x) for x in value.split(",") if x.strip()]
-        return [float(x) for x in value]
-    except (TypeError, ValueError):
-        raise LayerError(f"'{name}' must be a number or a list of numbers, got {value!r}") from None
-
-
 def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
     name = str(desc.get("gspace", ""))
     fam = next((f for f in FAMILIES.values() if name.lower() in (f.name, f.gspace.lower())), None)
@@ -268,9 +225,9 @@ def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
     if fam.rotations:
         if desc.get("N") is None:
             raise LayerError(f"gspace {fam.name} needs N")
-        kwargs["N"] = _field(desc, "N", int)
+        kwargs["N"] = read_field(desc, "N", int)
         if desc.get("maximum_frequency") is not None:
-            kwargs["maximum_frequency"] = _field(desc, "maximum_frequency", int)
+            kwargs["maximum_frequency"] = read_field(desc, "maximum_frequency", int)
     else:
         for key in ("N", "maximum_frequency"):
             if desc.get(key) is not None:
@@ -278,8 +235,8 @@ def _build_gspace(desc: Mapping[str, Any]) -> GSpace:
     if desc.get("axis") is not None:
         if not fam.flips:
             raise LayerError(f"gspace {fam.name} takes no axis")
-        kwargs["axis"] = _field(desc, "axis", float)
-    N = kwargs.get("N", {"flip2d": 2, "trivial": 1}.get(fam.name))
+        kwargs["axis"] = read_field(desc, "axis", float)
+    N = kwargs.get("N", fam.fixed_N)
     check_group(fam.name, N, kwargs.get("maximum_frequency"))  # before the group is built
     try:
         return fam.gspace_class()(**kwargs)
@@ -312,11 +269,10 @@ def _size_of(group: Any, name: str) -> tuple[int, int]:
         order = group.order()
         if order <= 0:
             return 0, 0
-        sizes = [irrep.size for irrep in group.irreps.values()]
-        # the real regular representation holds each irrep as often as it is absolutely
-        # irreducible (real-type irreps: their size; the 2-dim irreps of C_N: once)
-        rotations_only = getattr(group, "N", None) == order and order > 2
-        return order, sum(1 if rotations_only else size for size in sizes)
+        # the real regular representation holds each irrep size / sum_of_squares_constituents
+        # times (real-type irreps: their size; the complex-type 2-dim irreps of C_N: once)
+        irreps = group.irreps.values()
+        return order, sum(i.size // i.sum_of_squares_constituents for i in irreps)
     if name == "trivial":
         return 1, 1
     if name in group.irreps:
@@ -327,37 +283,28 @@ def _size_of(group: Any, name: str) -> tuple[int, int]:
     return 0, 0
 
 
-def _check_budget(gspace: GSpace, desc: Mapping[str, Any]) -> None:
-    """Refuse a layer whose basis is too big from the sizes of its fields, before building them."""
+def _check_budget(gspace: GSpace, desc: Mapping[str, Any], layer_budget: Any) -> None:
+    """Refuse a layer whose basis is too big from the sizes of its fields, before building them:
+    the grid and both representations, then the kind's own bound (``layer_budget``)."""
     group = gspace.fibergroup
-    sizes = {}
-    for f in ("out", "in"):
-        parts = [(count, *_size_of(group, name)) for count, name in _parse_names(desc[f], f)]
-        sizes[f] = (sum(c * s for c, s, _ in parts), sum(c * n for c, _, n in parts))
-    cutoff = desc.get("frequencies_cutoff")
-    if isinstance(cutoff, str):
-        try:
-            cutoff = float(cutoff)
-        except ValueError:
-            pass
-    n = group.order()
     try:
-        check_layer_budget(
-            gspace.family,
-            -1 if n < 0 else max(n // (2 if gspace.family == "fliprot2d" else 1), 1),
-            _field(desc, "kernel_size", int),
-            sizes["out"][0],
-            sizes["in"][0],
-            sizes["out"][1],
-            sizes["in"][1],
-            rings=_float_list(desc, "rings"),
-            frequencies_cutoff=cutoff,
-            maximum_offset=_field(desc, "maximum_offset", int),
-        )
+        if desc.get("kernel_size") is not None:
+            check_kernel_size(read_field(desc, "kernel_size", int))
+        sizes = {}
+        for f in ("out", "in"):
+            parts = [(count, *_size_of(group, name)) for count, name in _parse_names(desc[f], f)]
+            sizes[f] = (sum(c * s for c, s, _ in parts), sum(c * n for c, _, n in parts))
+        check_representation_size(sizes["in"][0], "the input representation")
+        check_representation_size(sizes["out"][0], "the output one")
+        if layer_budget is not None:
+            layer_budget(
+                desc, gspace, LayerSizes(sizes["out"][0], sizes["in"][0], sizes["out"][1],
+                                         sizes["in"][1]),
+            )  # fmt: skip
     except BasisTooLargeError:
         raise
     except (TypeError, ValueError):
-        pass  # a malformed value: kernel_spec names the field in its own message
+        pass  # a malformed value: the kind's builder names the field in its own message
 
 
 def _resolve_repr(gspace: GSpace, names: Any, field: str) -> Representation:

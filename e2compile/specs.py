@@ -2,14 +2,16 @@
 
 A spec holds everything that changes the sampled numbers, by content: the gspace family and its
 parameters, both representations as irrep ids plus change of basis (rounded to ``COB_DECIMALS``),
-the grid, rings, widths, frequency cutoff, maximum offset, the kind's options (PDO settings) and
-the compiler's algorithm version.
+the sampling grid (``kernel_size``, ``dilation``: every kind samples its elements on one), the
+basis kind and that kind's options (a :class:`~e2compile.kinds.KindOptions` of the kind: a
+kernel's rings, widths and frequency cutoff, a PDO's orders and discretisation), and the
+compiler's algorithm version. The spec names no option of any kind: each kind's module declares
+and validates its own (:mod:`e2compile.kinds`), and builds its specs (``kernel_spec`` in
+:mod:`e2compile.kernels.kind`, ``pdo_spec`` in :mod:`e2compile.diffops.kind`).
+
 ``spec.key`` is the SHA-256 of ``spec.canonical_json()``: sorted keys, no whitespace, floats written
 with ``repr`` (shortest round-trip form), so the key is the same in every process and on every
-machine. A callable frequency cutoff cannot be serialised: such a spec compiles but has no key.
-
-Units: ``rings`` and the frequency cutoff are in grid units (spacing of the undilated grid); the
-sampled ring of radius ``r`` sits ``r * dilation`` pixels from the centre; ``sigma`` is in pixels.
+machine.
 """
 
 from __future__ import annotations
@@ -17,21 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .families import family, family_names
-from .kernels.sampling import (
-    CUTOFF_POLICIES,
-    LEGACY_POLICY_CODES,
-    cutoff_function,
-    default_rings,
-    default_sigma,
-)
-from .kinds import KIND_NAMES, get_kind
+from .kinds import DEFAULT_KIND, KIND_NAMES, KindOptions, get_kind
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -41,17 +36,17 @@ __all__ = [
     "BasisSpec",
     "RepresentationSpec",
     "SpecRepresentations",
-    "UnkeyableSpecError",
-    "kernel_spec",
-    "pdo_spec",
     "gspace_fields",
     "build_group",
+    "check_maximum_offset",
 ]
 
-#: Version of the sampling algorithm; bump it whenever compiled numbers change for a given spec.
-ALGORITHM_VERSION = 2  # 2: compact (factored) artifacts
+#: Version of the sampling algorithm and of the spec's layout; bump it whenever compiled numbers
+#: or the spec's fields change for a given basis (every key changes with it).
+ALGORITHM_VERSION = 3  # 2: compact (factored) artifacts; 3: kind options, canonical cutoffs
 
-#: Decimals the changes of basis are rounded to before hashing (and before sampling).
+#: Decimals the changes of basis (and a callable cutoff's values) are rounded to before hashing
+#: and sampling.
 COB_DECIMALS = 12
 
 #: The gspace families and basis kinds (the registries are :mod:`e2compile.families` and
@@ -61,10 +56,6 @@ KINDS = KIND_NAMES()
 
 #: How far from orthogonal (max entry of ``Q Q^T - I``) a change of basis may be.
 _ORTHOGONAL_TOLERANCE = 1e-9
-
-
-class UnkeyableSpecError(ValueError):
-    """Raised when asking for the key or JSON of a spec that holds a callable cutoff."""
 
 
 def _int(value: Any, name: str, *, minimum: int | None = None, optional: bool = False) -> Any:
@@ -134,18 +125,6 @@ class RepresentationSpec:
         }
 
 
-def _json_scalar(value: Any, name: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return _float(value, name)
-    if isinstance(value, (list, tuple)):
-        return tuple(_json_scalar(v, name) for v in value)
-    raise TypeError(f"{name} must hold JSON scalars or sequences of them, got {value!r}")
-
-
 class SpecRepresentations(NamedTuple):
     """What :meth:`BasisSpec.build_representations` returns."""
 
@@ -158,27 +137,26 @@ class SpecRepresentations(NamedTuple):
 class BasisSpec:
     """Canonical description of one basis artifact (see the module docstring).
 
-    Construct with :func:`kernel_spec` or :func:`pdo_spec` (which resolve every default) or
-    :meth:`from_json`. The constructor is the single validator: common fields here, the kind's
-    own fields by its :class:`~e2compile.kinds.BasisKind`; it refuses an ``algorithm_version``
-    other than :data:`ALGORITHM_VERSION` and non-orthogonal changes of basis. Fields are
-    normalised on construction, so two specs that sample the same numbers compare equal.
+    Construct with a kind's builder (``kernel_spec``, ``pdo_spec``), which resolves every
+    default, or with :meth:`from_json`. The constructor is the single validator: common fields
+    here, the kind's options by its :class:`~e2compile.kinds.BasisKind`; it refuses an
+    ``algorithm_version`` other than :data:`ALGORITHM_VERSION` and non-orthogonal changes of
+    basis. Fields are normalised on construction, so two specs that sample the same numbers
+    compare equal.
 
     Attributes:
-        family: ``"rot2d"``, ``"fliprot2d"``, ``"flip2d"`` or ``"trivial"``.
-        N: number of rotations (-1 for SO(2)/O(2); 2 for ``flip2d``; 1 for ``trivial``).
+        family: a registered gspace family (:mod:`e2compile.families`), e.g. ``"rot2d"``.
+        N: the finite group's parameter (number of rotations; the fixed ``N`` of the families
+            without rotations), -1 for a continuous group.
         axis: reflection axis in radians for the flip families, else ``None``.
         maximum_frequency: the continuous group's maximum irrep frequency, else ``None``.
         in_repr, out_repr: :class:`RepresentationSpec` of the input and output fields.
-        kind: a registered basis kind (:mod:`e2compile.kinds`): ``"kernel"`` or ``"pdo"``.
-        kernel_size, dilation: the sampling grid.
-        rings: ring radii in grid units; sigma: ring widths in pixels (one per ring).
-        frequencies_cutoff: policy name (``"fco1"``...), a factor ``c`` (``f(r) = c r``), or
-            ``None`` when ``cutoff_callable`` holds a user function (the spec is then unkeyable).
-        maximum_offset: bound on ``|t|`` of aliased frequencies (finite groups), or ``None``.
+        kind: a registered basis kind (:mod:`e2compile.kinds`), e.g. ``"kernel"``.
+        kernel_size, dilation: the ``k x k`` grid the elements are sampled on (points ``dilation``
+            pixels apart).
+        options: the kind's :class:`~e2compile.kinds.KindOptions` (a mapping is converted; see
+            the kind's module for its fields).
         algorithm_version: :data:`ALGORITHM_VERSION` of the compiler that defines the numbers.
-        options: extra kind-specific settings as sorted ``(name, value)`` pairs (part of the key).
-        cutoff_callable: the user's cutoff function when ``frequencies_cutoff`` is ``None``.
     """
 
     family: str
@@ -187,21 +165,18 @@ class BasisSpec:
     maximum_frequency: int | None
     in_repr: RepresentationSpec
     out_repr: RepresentationSpec
-    kind: str = "kernel"
+    kind: str = DEFAULT_KIND
     kernel_size: int = 3
     dilation: int = 1
-    rings: tuple[float, ...] = ()
-    sigma: tuple[float, ...] = ()
-    frequencies_cutoff: str | float | None = "fco1"
-    maximum_offset: int | None = None
+    options: Any = None
     algorithm_version: int = ALGORITHM_VERSION
-    options: tuple[tuple[str, Any], ...] = ()
-    cutoff_callable: Callable[[float], float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
+        _check_version(self.algorithm_version)
+        put("algorithm_version", ALGORITHM_VERSION)
         fam = family(self.family)
         put("N", _int(self.N, "N"))
         if self.N == 0 or self.N < -1:
@@ -237,52 +212,32 @@ class BasisSpec:
         kind = get_kind(self.kind)
         put("kernel_size", _int(self.kernel_size, "kernel_size", minimum=1))
         put("dilation", _int(self.dilation, "dilation", minimum=1))
-        if self.N == -1 and self.maximum_offset is not None:
-            raise ValueError("maximum_offset only applies to finite groups")
-        put("maximum_offset", _int(self.maximum_offset, "maximum_offset", minimum=0, optional=True))
-        version = _int(self.algorithm_version, "algorithm_version", minimum=1)
-        if version != ALGORITHM_VERSION:
-            raise ValueError(
-                f"algorithm_version {version} is not this compiler's ({ALGORITHM_VERSION}): its "
-                "numbers would be stored under a key that claims another algorithm; rebuild the "
-                "spec (e.g. with kernel_spec/pdo_spec) or use the matching compiler version"
+        options = self.options
+        if options is None or isinstance(options, Mapping):
+            options = kind.options.from_json_obj(options or {}, kind.name)
+        elif type(options) is not kind.options:
+            raise TypeError(
+                f"options of a {kind.name} spec must be a {kind.options.__name__} or a mapping, "
+                f"got {type(options).__name__}"
             )
-        put("algorithm_version", version)
-        options = dict(self.options)
-        if len(options) != len(self.options):
-            raise ValueError("options has duplicate names")
-        for name in options:
-            if not isinstance(name, str):
-                raise TypeError(f"option names must be strings, got {name!r}")
-        put("options", tuple(sorted((k, _json_scalar(v, k)) for k, v in options.items())))
-        put("rings", tuple(self.rings))
-        put("sigma", tuple(self.sigma))
-        kind.validate(self, put)
+        put("options", options)
+        if kind.validate is not None:
+            put("options", kind.validate(self))
 
     # ----------------------------------------------------------------------------- identity
     @property
     def keyable(self) -> bool:
-        """Whether the spec can be serialised and keyed (no callable cutoff)."""
-        return self.cutoff_callable is None
+        """Always true: every spec is keyed by its content (a callable cutoff is held as its
+        values on the rings). Kept for ``diffops.storage``, written when some specs had no key
+        (remove with its last caller)."""
+        return True
 
     def to_json_obj(self) -> dict[str, Any]:
-        if not self.keyable:
-            raise UnkeyableSpecError(
-                "this BasisSpec uses a callable frequencies_cutoff, which cannot be serialised "
-                "or hashed: it compiles, but cannot be keyed or stored; use a policy name "
-                f"{CUTOFF_POLICIES} or a number instead"
-            )
         obj: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "cutoff_callable":
-                continue
             value = getattr(self, f.name)
-            if isinstance(value, RepresentationSpec):
+            if isinstance(value, (RepresentationSpec, KindOptions)):
                 value = value.to_json_obj()
-            elif f.name == "options":
-                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value}
-            elif isinstance(value, tuple):
-                value = list(value)
             obj[f.name] = value
         return obj
 
@@ -303,11 +258,14 @@ class BasisSpec:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BasisSpec:
-        """Inverse of :meth:`canonical_json` (accepts any JSON with the same fields)."""
+        """Inverse of :meth:`canonical_json` (accepts any JSON with the same fields). A spec of
+        another algorithm version is refused first, whatever its fields."""
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise ValueError("a BasisSpec JSON must be an object")
-        known = {f.name for f in fields(cls)} - {"cutoff_callable"}
+        if "algorithm_version" in obj:
+            _check_version(obj["algorithm_version"])
+        known = {f.name for f in fields(cls)}
         unknown = set(obj) - known
         if unknown:
             raise ValueError(f"unknown BasisSpec fields: {sorted(unknown)}")
@@ -315,23 +273,22 @@ class BasisSpec:
         for name in ("in_repr", "out_repr"):
             r = obj[name]
             obj[name] = RepresentationSpec(r["irreps"], r["change_of_basis"])
-        obj["options"] = tuple((obj.get("options") or {}).items())
         return cls(**obj)
 
     def replace(self, **changes: Any) -> BasisSpec:
-        """A copy with some fields changed (re-validated and re-normalised)."""
+        """A copy with some fields or options changed (re-validated and re-normalised): names
+        that are not fields of the spec are options of its kind."""
+        names = {f.name for f in fields(self)}
+        options = {k: changes.pop(k) for k in list(changes) if k not in names}
+        if options:
+            base = changes.get("options", self.options)
+            changes["options"] = base.replace(**options)
         return replace(self, **changes)
 
     # ----------------------------------------------------------------------------- derived
     @property
     def continuous(self) -> bool:
         return self.N == -1
-
-    def cutoff_function(self) -> Callable[[float], float]:
-        """Maximum frequency allowed on a ring, as a function of its radius in grid units."""
-        if self.frequencies_cutoff is None:
-            return self.cutoff_callable
-        return cutoff_function(self.frequencies_cutoff, self.kernel_size)
 
     def build_group(self) -> Any:
         """The fiber group (shared instance)."""
@@ -362,6 +319,16 @@ class BasisSpec:
                 found = _new_representation(group, list(names), q, which)
             reprs.append(found)
         return SpecRepresentations(group, reprs[0], reprs[1])
+
+
+def _check_version(version: Any) -> None:
+    version = _int(version, "algorithm_version", minimum=1)
+    if version != ALGORITHM_VERSION:
+        raise ValueError(
+            f"algorithm_version {version} is not this compiler's ({ALGORITHM_VERSION}): its "
+            "numbers would be stored under a key that claims another algorithm; rebuild the "
+            "spec (e.g. with kernel_spec/pdo_spec) or use the matching compiler version"
+        )
 
 
 def _new_representation(group: Any, names: list[str], q: np.ndarray, which: str) -> Any:
@@ -396,104 +363,31 @@ def _check_representation(gspace: Any, representation: Any, name: str) -> None:
         )
 
 
-def _resolve_cutoff(frequencies_cutoff: Any) -> tuple[Any, Any]:
-    """(frequencies_cutoff field, cutoff_callable field)."""
-    if frequencies_cutoff is None:
-        return "fco1", None
-    if isinstance(frequencies_cutoff, str):
-        if frequencies_cutoff not in CUTOFF_POLICIES:
-            raise ValueError(
-                f"frequencies_cutoff must be one of {CUTOFF_POLICIES}, a number or a callable, "
-                f"got {frequencies_cutoff!r}"
-            )
-        return frequencies_cutoff, None
-    if callable(frequencies_cutoff):
-        return None, frequencies_cutoff
-    value = _float(frequencies_cutoff, "frequencies_cutoff")
-    if value in LEGACY_POLICY_CODES:
-        return LEGACY_POLICY_CODES[int(value)], None
-    if value < 0:
-        raise ValueError(
-            f"frequencies_cutoff must be non-negative (or -1/-2/-3 for the named policies), "
-            f"got {value}"
-        )
-    return value, None
-
-
-def kernel_spec(
-    gspace: Any,
-    in_repr: Any,
-    out_repr: Any,
-    kernel_size: int,
-    dilation: int = 1,
-    rings: Sequence[float] | None = None,
-    sigma: Sequence[float] | float | None = None,
-    frequencies_cutoff: str | float | Callable[[float], float] | None = None,
-    maximum_offset: int | None = None,
-) -> BasisSpec:
-    """The :class:`BasisSpec` of the kernel basis from ``in_repr`` to ``out_repr`` on ``gspace``.
-
-    Defaults (docs/conventions.md): ``rings`` = ``ceil(k/2)`` radii ``0, 1, ...`` (grid units);
-    ``sigma`` = 0.6 per ring, 0.4 for the last, 0.005 for a ring at the origin (a number applies to
-    every ring); ``frequencies_cutoff`` = policy ``"fco1"`` (``-1``, ``-2``, ``-3`` name the
-    policies ``fco1``, ``fco2``, ``fco3``; another number ``c`` means ``f(r) = c r``; a callable
-    ``f(r)`` of the radius in grid units is allowed but makes the spec unkeyable);
-    ``maximum_offset`` = no bound beyond the cutoff (finite groups only).
-    """
-    header = gspace_fields(gspace, in_repr, out_repr, maximum_offset)
-    kernel_size = _int(kernel_size, "kernel_size", minimum=1)
-    from .budget import check_kernel_size
-
-    check_kernel_size(kernel_size)  # before the grid's default rings are built
-    if rings is None:
-        rings = default_rings(kernel_size)
-    elif np.ndim(rings) != 1 or len(rings) == 0:
-        raise ValueError(f"rings must be a non-empty sequence of radii, got {rings!r}")
-    if sigma is None:
-        sigma = default_sigma(tuple(_float(r, "rings") for r in rings))
-    elif np.ndim(sigma) == 0:
-        sigma = (sigma,) * len(rings)
-    cutoff, cutoff_callable = _resolve_cutoff(frequencies_cutoff)
-    return BasisSpec(
-        **header,
-        kind="kernel",
-        kernel_size=kernel_size,
-        dilation=dilation,
-        rings=tuple(rings),
-        sigma=tuple(sigma),
-        frequencies_cutoff=cutoff,
-        algorithm_version=ALGORITHM_VERSION,
-        cutoff_callable=cutoff_callable,
-    )
-
-
-def gspace_fields(
-    gspace: Any, in_repr: Any, out_repr: Any, maximum_offset: int | None = None
-) -> dict[str, Any]:
+def gspace_fields(gspace: Any, in_repr: Any, out_repr: Any) -> dict[str, Any]:
     """The spec fields every kind shares, from a gspace and two of its representations:
-    ``family``, ``N``, ``axis``, ``maximum_frequency``, ``in_repr``, ``out_repr`` and
-    ``maximum_offset`` (dropped for continuous groups, where it cannot change the numbers)."""
+    ``family``, ``N``, ``axis``, ``maximum_frequency``, ``in_repr`` and ``out_repr``."""
     for attribute in ("fibergroup", "family"):
         if not hasattr(gspace, attribute):
             raise TypeError(f"gspace must be a gspace, got {type(gspace).__name__}")
     _check_representation(gspace, in_repr, "in_repr")
     _check_representation(gspace, out_repr, "out_repr")
     fam = family(gspace.family)
-    continuous = gspace.fibergroup.order() < 0
+    N = fam.spec_N(gspace)
     return {
         "family": fam.name,
-        "N": -1 if continuous else (fam.fixed_N or int(gspace.N)),
+        "N": N,
         "axis": float(gspace.axis) if fam.flips else None,
-        "maximum_frequency": int(gspace.maximum_frequency) if continuous else None,
+        "maximum_frequency": int(gspace.maximum_frequency) if N == -1 else None,
         "in_repr": RepresentationSpec.from_representation(in_repr),
         "out_repr": RepresentationSpec.from_representation(out_repr),
-        "maximum_offset": None if continuous else maximum_offset,
     }
 
 
-def pdo_spec(gspace: Any, in_repr: Any, out_repr: Any, **settings: Any) -> BasisSpec:
-    """The :class:`BasisSpec` of the PDO basis from ``in_repr`` to ``out_repr`` on ``gspace``
-    (settings and defaults: :func:`e2compile.diffops.kind.pdo_spec`)."""
-    from .diffops.kind import pdo_spec as build
-
-    return build(gspace, in_repr, out_repr, **settings)
+def check_maximum_offset(spec: BasisSpec, value: Any) -> int | None:
+    """The ``maximum_offset`` option of the kinds that alias frequencies through the irreps
+    bases (kernels, PDOs): ``None`` or an integer >= 0 bounding ``|t|`` of the aliased frequencies
+    of a finite group. Builders drop it for continuous groups, where it cannot change the
+    numbers; a spec that holds one for a continuous group is refused."""
+    if spec.continuous and value is not None:
+        raise ValueError("maximum_offset only applies to finite groups")
+    return _int(value, "maximum_offset", minimum=0, optional=True)

@@ -175,11 +175,10 @@ def load_builder(source: str) -> Callable[[], Any]:
     return builder
 
 
-def specs_from_builders(
-    sources: Sequence[str], warn: Callable[[str], None] | None = None
-) -> list[BasisSpec]:
+def specs_from_builders(sources: Sequence[str]) -> list[BasisSpec]:
     """Build each model in a dry run (:func:`runtime.bases.collect_specs`) and return the specs
-    its layers asked for. ``warn`` receives notes (bases that cannot be compiled ahead of time)."""
+    its layers asked for (every basis has a key: a callable cutoff is held as its values on the
+    rings, so it compiles ahead of time like any other)."""
     if not sources:
         return []
     from runtime.bases import collect_specs as dry_run
@@ -194,11 +193,6 @@ def specs_from_builders(
                 raise BuildError(
                     f"{source}: building the model in a dry run failed: {type(exc).__name__}: {exc}"
                 ) from None
-        if collected.unkeyable and warn is not None:
-            warn(
-                f"{source}: {len(collected.unkeyable)} basis/bases use a callable "
-                "frequencies_cutoff: they cannot be stored and compile at run time"
-            )
         specs += collected.specs
     return specs
 

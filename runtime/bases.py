@@ -12,7 +12,6 @@ Where a basis comes from, in order:
 Exceptions to that order:
 
 * ``recompute=True`` compiles in-process and neither reads nor writes the store or the memo.
-* A spec that cannot be keyed (a callable ``frequencies_cutoff``) is always compiled in-process.
 * In **offline mode** (``E2C_OFFLINE=1`` or a store built with ``offline=True``) a store miss raises
   :class:`OfflineBasisMissError`, which names the spec and the ``e2c compile --spec-json ...``
   command that puts it in the store.
@@ -221,20 +220,17 @@ def _compile(spec: BasisSpec) -> Any:
     return compiler.compile(spec)
 
 
-def _keyable(spec: BasisSpec) -> bool:
-    return bool(getattr(spec, "keyable", True))
-
-
 def load_basis(spec: BasisSpec, store: Store | None = None, recompute: bool = False) -> Any:
     """Return the compiled :class:`BasisArtifact` of ``spec``: memo, then store, then compiler.
 
     See the module documentation for the order, ``recompute`` and offline mode.
     """
-    if getattr(spec, "kind", "kernel") == "pdo":  # remembered for diffops.store_cache()
-        from e2compile.diffops.storage import note_built
+    from e2compile.kinds import get_kind
 
-        note_built(spec)
-    if recompute or not _keyable(spec):
+    after_build = get_kind(spec.kind).after_build  # e.g. PDOs: remembered for store_cache()
+    if after_build is not None:
+        after_build(spec)
+    if recompute:
         return _compile(spec)
     key = spec.key
     artifact = MEMO.get(key)
@@ -267,7 +263,7 @@ def _to_record(key: str, artifact: Any) -> Any:
 
 
 def _from_record(record: Any) -> Any:
-    from e2compile.compiler import BasisArtifact
+    from e2compile.artifact import BasisArtifact
 
     return BasisArtifact.from_record(record.arrays, record.meta)
 
@@ -276,23 +272,15 @@ def _from_record(record: Any) -> Any:
 
 
 class SpecCollection:
-    """The specs recorded inside :func:`collect_specs`: unique by key, in first-use order.
-
-    Specs that cannot be keyed (callable ``frequencies_cutoff``) can not be compiled ahead of
-    time; they are kept apart in :attr:`unkeyable`.
-    """
+    """The specs recorded inside :func:`collect_specs`: unique by key, in first-use order."""
 
     def __init__(self) -> None:
         self._specs: dict[str, BasisSpec] = {}
-        self.unkeyable: list[BasisSpec] = []
         self.requests = 0
 
     def add(self, spec: BasisSpec) -> None:
         self.requests += 1
-        if not _keyable(spec):
-            self.unkeyable.append(spec)
-        else:
-            self._specs.setdefault(spec.key, spec)
+        self._specs.setdefault(spec.key, spec)
 
     @property
     def specs(self) -> list[BasisSpec]:
@@ -305,10 +293,7 @@ class SpecCollection:
         return len(self._specs)
 
     def __repr__(self) -> str:
-        return (
-            f"SpecCollection({len(self)} specs from {self.requests} requests, "
-            f"{len(self.unkeyable)} unkeyable)"
-        )
+        return f"SpecCollection({len(self)} specs from {self.requests} requests)"
 
 
 _COLLECTOR: contextvars.ContextVar[SpecCollection | None] = contextvars.ContextVar(

@@ -36,8 +36,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from e2compile.families import family
+
 from .nn import FieldType, GeometricTensor
-from .nn.grid import basespace_action, quarter_turns, transform_grid
+from .nn.grid import quarter_turns, transform_grid
 from .nn.modules.equivariant_module import EquivariantModule
 
 __all__ = [
@@ -240,7 +242,7 @@ def sweep_elements(gspace: Any, angles: int = 72) -> list:
     if not isinstance(angles, int) or angles < 1:
         raise ValueError(f"angles: expected an int >= 1, got {angles!r}")
     thetas = [2 * math.pi * i / angles for i in range(angles)]
-    if gspace.family == "fliprot2d":
+    if family(gspace.family).flips:
         return [(f, t) for f in (0, 1) for t in thetas]
     return thetas
 
@@ -423,7 +425,7 @@ _PLANE = _Plane()
 def _planar(gspace: Any, element: Any) -> tuple[float, bool]:
     """``(angle in [0, 2 pi), flip)`` of ``element`` acting on the plane (angle rounded to
     1e-12 so that equal actions compare equal)."""
-    flip, angle = basespace_action(gspace, element)
+    angle, flip = gspace.planar_action(element)
     return round(angle % (2 * math.pi), 12) % round(2 * math.pi, 12), bool(flip)
 
 

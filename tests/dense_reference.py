@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from e2compile.compiler import _DROP_THRESHOLD, _ZERO_NORM, _ZERO_VARIANCE
+from e2compile.assembly import _DROP_THRESHOLD, _ZERO_NORM, _ZERO_VARIANCE
 from e2compile.diffops.kind import pdo_basis
 from e2compile.kernels.basis import EmptyBasisException, GaussianRadialProfile, PolarBasis
-from e2compile.kernels.kind import _angular_basis
+from e2compile.kernels.kind import _angular_basis, spec_ring_cutoffs
 from e2compile.kernels.sampling import grid_points
 
 
@@ -25,9 +25,8 @@ def dense_basis(spec) -> np.ndarray:
     group, in_repr, out_repr = spec.build_representations()
     o, i = spec.out_repr.size, spec.in_repr.size
     empty = np.zeros((0, o, i, spec.kernel_size**2))
-    rings = np.asarray(spec.rings, dtype=np.float64)
-    cutoff = spec.cutoff_function()
-    limits = np.array([float(cutoff(float(r))) for r in spec.rings])
+    rings = np.asarray(spec.options.rings, dtype=np.float64)
+    limits = spec_ring_cutoffs(spec)
     max_frequency = int(limits.max())
     if max_frequency < 0:
         return empty
@@ -35,7 +34,7 @@ def dense_basis(spec) -> np.ndarray:
         angular = _angular_basis(spec, group, in_repr, out_repr, max_frequency)
     except EmptyBasisException:
         return empty
-    basis = PolarBasis(GaussianRadialProfile(rings * spec.dilation, spec.sigma), angular)
+    basis = PolarBasis(GaussianRadialProfile(rings * spec.dilation, spec.options.sigma), angular)
     columns = basis.attribute_columns()
     keep = np.abs(columns["frequency"]) <= limits[columns["idx1"]]
     if not keep.any():
@@ -55,7 +54,7 @@ def _dense_pdo_basis(spec) -> np.ndarray:
     except EmptyBasisException:
         return empty
     columns = basis.attribute_columns()
-    keep = columns["order"] <= dict(spec.options)["maximum_order"]
+    keep = columns["order"] <= spec.options.maximum_order
     if not keep.any():
         return empty
     sampled = basis.sample_stacked(grid_points(spec.kernel_size, spec.dilation), keep)

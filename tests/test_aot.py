@@ -8,7 +8,7 @@ import pytest
 
 from cache import Bundle, Store
 from e2compile.gspaces import Rot2dOnR2
-from e2compile.specs import kernel_spec
+from e2compile.kernels.kind import kernel_spec
 from runtime import aot
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cache import Store
 from e2compile import compiler, gspaces
-from e2compile.specs import kernel_spec
+from e2compile.kernels.kind import kernel_spec
 from runtime import bases, nn
 
 
@@ -36,7 +36,7 @@ def compiled(monkeypatch):
     real = compiler.compile
 
     def counting(spec):
-        calls.append(spec.key if spec.keyable else "unkeyable")
+        calls.append(spec.key)
         return real(spec)
 
     monkeypatch.setattr(compiler, "compile", counting)
@@ -190,6 +190,52 @@ def test_offline_network_builds_from_a_store_prepared_by_e2c_compile(
     assert net(x).shape == (2, 1, 5, 5)
 
 
+CALLABLE_CUTOFF_MODEL = """
+import sys
+from e2compile import gspaces
+from runtime import nn
+
+
+def build(cutoff=lambda r: 3 * r):
+    gs = gspaces.FlipRot2dOnR2(4)
+    t_in = nn.FieldType(gs, 3 * [gs.trivial_repr])
+    t = nn.FieldType(gs, 2 * [gs.regular_repr])
+    return nn.SequentialModule(
+        nn.R2Conv(t_in, t, 5, frequencies_cutoff=cutoff),
+        nn.R2Conv(t, t, 3, frequencies_cutoff=cutoff),
+    )
+
+
+if __name__ == "__main__":  # offline: another lambda that agrees with 3 r on the rings 0, 1, 2
+    model = build(lambda radius: radius + 2 * radius)
+    print(sum(p.numel() for p in model.parameters()))
+"""
+
+
+def test_a_callable_cutoff_compiles_ahead_of_time_and_builds_offline(store_dir, tmp_path):
+    """``R2Conv(..., frequencies_cutoff=lambda r: 3 * r)``: ``e2c compile model.py:build`` stores
+    its bases (keyed by the cutoff's values on the rings), and a fresh process builds the model
+    offline from them, with another callable that agrees there."""
+    import os
+    import subprocess
+    import sys
+
+    model = tmp_path / "model.py"
+    model.write_text(CALLABLE_CUTOFF_MODEL)
+    out = _e2c("compile", f"{model}:build")
+    assert "2 compiled" in out  # trivial -> regular (k=5), regular -> regular (k=3)
+    keys = set(Store(store_dir).keys())
+    assert len(keys) == 2
+    env = dict(os.environ, E2C_OFFLINE="1", E2C_CACHE_DIR=str(store_dir))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, str(model)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout.split()[-1]) > 0
+    assert set(Store(store_dir).keys()) == keys  # nothing compiled in the offline build
+
+
 def test_e2c_compile_model_builder_errors(store_dir, tmp_path):
     from cli import main
 
@@ -250,8 +296,10 @@ def test_collect_specs_records_without_loading(store_dir, monkeypatch):
         net = _network(gs)
         nn.R2Conv(net.in_type, net.in_type, 3, frequencies_cutoff=lambda r: r)
     assert not bases.collecting()
-    assert len(specs) == 2 and specs.requests == 3 and len(specs.unkeyable) == 1
+    # a callable cutoff is keyed by its values on the rings: recorded like any other basis
+    assert len(specs) == 3 and specs.requests == 3
     assert {s.kernel_size for s in specs} == {5, 3}
+    assert (0.0, 1.0) in [s.options.frequencies_cutoff for s in specs]
     with pytest.raises(RuntimeError, match="collect_specs"):
         net(nn.GeometricTensor(torch.randn(1, 3, 9, 9), net.in_type))
     with pytest.raises(RuntimeError, match="outside"):

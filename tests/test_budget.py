@@ -22,7 +22,7 @@ import cli
 from e2compile import budget, gspaces
 from e2compile.compiler import compile
 from e2compile.diffops.kind import pdo_spec
-from e2compile.specs import kernel_spec
+from e2compile.kernels.kind import kernel_spec
 from runtime import nn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ def test_pdo_estimate_bounds_the_artifact(family, n, k, method):
     }[family]()
     smoothing = 1.0 if method == "gauss" else None
     spec = pdo_spec(gs, gs.regular_repr, gs.regular_repr, k, method=method, smoothing=smoothing)
-    estimate = budget.estimate_pdo_spec_bytes(spec)
+    estimate = budget.estimate_spec_bytes(spec)
     artifact = compile(spec)
     assert artifact.compact  # the estimate is the compact artifact's, like a kernel spec's
     actual = artifact.blocks.nbytes

@@ -22,7 +22,8 @@ from cache import Bundle, CorruptArtifactWarning, OfflineMissError, Record, Stor
 from e2compile.compiler import BasisArtifact
 from e2compile.compiler import compile as compile_basis
 from e2compile.gspaces import FlipRot2dOnR2, Rot2dOnR2, TrivialOnR2
-from e2compile.specs import BasisSpec, kernel_spec
+from e2compile.kernels.kind import kernel_spec
+from e2compile.specs import BasisSpec
 
 REPO = Path(__file__).resolve().parents[1]
 

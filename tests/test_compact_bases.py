@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from cache import Record
 from e2compile import gspaces
 from e2compile.compiler import BasisArtifact, compile
+from e2compile.diffops.kind import pdo_spec
 from e2compile.kernels import compact
-from e2compile.specs import kernel_spec, pdo_spec
+from e2compile.kernels.kind import kernel_spec
+from e2compile.specs import ALGORITHM_VERSION
 from runtime import bases, nn
 from runtime.nn.modules.conv import functional as F
 from runtime.nn.modules.conv.basis_expansion import SingleBlockBasisExpansion
@@ -163,7 +165,9 @@ def test_old_dense_records_are_refused_with_a_clear_message():
     gs = gspaces.Rot2dOnR2(4)
     artifact = compile(kernel_spec(gs, gs.regular_repr, gs.regular_repr, 3))
     arrays, meta = artifact.to_record()
-    old_spec = meta["spec"].replace('"algorithm_version":2', '"algorithm_version":1')
+    old_spec = meta["spec"].replace(
+        f'"algorithm_version":{ALGORITHM_VERSION}', '"algorithm_version":1'
+    )
     old = dict(meta, spec=old_spec, format="e2compile.basis/1", algorithm_version=1)
     dense = {k: v for k, v in arrays.items() if k.startswith("attr.") or k == "bias_basis"}
     with pytest.raises(ValueError, match="algorithm_version 1"):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from e2compile import gspaces, kernels
-from e2compile.compiler import ATTRIBUTE_COLUMNS, BasisArtifact, basis_filter_mask, compile
+from e2compile.compiler import BasisArtifact, basis_filter_mask, compile
 from e2compile.group import directsum
 from e2compile.kernels import EmptyBasisException
+from e2compile.kernels.kind import COLUMNS, kernel_spec
 from e2compile.kernels.sampling import PolicyCutoff
-from e2compile.specs import kernel_spec
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_shapes_and_columns(artifact):
     assert artifact.basis.dtype == np.float64
     assert artifact.basis.shape == (176, 16, 16, 25)
     assert artifact.dim == 176 and artifact.shape == (16, 16)
-    assert set(artifact.attributes) == set(ATTRIBUTE_COLUMNS)
+    assert set(artifact.attributes) == set(COLUMNS)
     for name, column in artifact.attributes.items():
         assert column.shape == (artifact.dim,), name
     assert artifact.attributes["in_irrep"].dtype.kind == "U"
@@ -42,7 +42,7 @@ def test_compile_is_deterministic(d8):
     a, b = compile(spec), compile(spec)
     assert a.basis.tobytes() == b.basis.tobytes()
     assert a.bias_basis.tobytes() == b.bias_basis.tobytes()
-    for name in ATTRIBUTE_COLUMNS:
+    for name in COLUMNS:
         assert a.attributes[name].tobytes() == b.attributes[name].tobytes()
     assert a == b
 
@@ -97,12 +97,18 @@ def test_artifact_pickles(artifact):
     assert pickle.loads(pickle.dumps(artifact)) == artifact
 
 
-def test_unkeyable_artifact_cannot_be_recorded(d8):
-    art = compile(
-        kernel_spec(d8, d8.trivial_repr, d8.regular_repr, 3, frequencies_cutoff=lambda r: 2 * r)
-    )
-    with pytest.raises(ValueError, match="callable"):
-        art.to_record()
+def test_a_callable_cutoff_compiles_to_the_artifact_of_its_canonical_values(d8):
+    """A basis depends on the cutoff only through its values on the rings: the callable's
+    artifact is the one of those values, and it records (and keys) like any other."""
+    rep = d8.regular_repr
+    spec = kernel_spec(d8, d8.trivial_repr, rep, 5, frequencies_cutoff=lambda r: 1.5 * r)
+    art = compile(spec)
+    canonical = compile(kernel_spec(d8, d8.trivial_repr, rep, 5, frequencies_cutoff=(0, 1.5, 3)))
+    linear = compile(kernel_spec(d8, d8.trivial_repr, rep, 5, frequencies_cutoff=1.5))
+    assert art == canonical and art.dim > 0
+    # the factor 1.5 gives the same numbers under another key (its own spec)
+    assert np.array_equal(art.blocks, linear.blocks) and art.key != linear.key
+    assert BasisArtifact.from_record(*art.to_record()) == art
 
 
 def test_basis_filter_mask(artifact):

@@ -233,7 +233,7 @@ def test_sampling_options_change_the_basis():
     assert narrow.weights.numel() < default.weights.numel()
 
 
-def test_callable_cutoff_compiles_without_store(tmp_path, monkeypatch):
+def test_callable_cutoff_goes_through_the_store(tmp_path, monkeypatch):
     from cache import Store
     from runtime.bases import MEMO
 
@@ -242,10 +242,16 @@ def test_callable_cutoff_compiles_without_store(tmp_path, monkeypatch):
     gs = c8()
     t = nn.FieldType(gs, [gs.regular_repr])
     conv = nn.R2Conv(t, t, 5, frequencies_cutoff=lambda r: 2 * r)
-    same = nn.R2Conv(t, t, 5, frequencies_cutoff=2.0)
+    spec = conv.basisexpansion.blocks[0].spec
+    assert spec.options.frequencies_cutoff == (0.0, 2.0, 4.0)
+    assert Store(tmp_path).keys() == [spec.key]
+    same = nn.R2Conv(t, t, 5, frequencies_cutoff=2.0)  # the same numbers under another key
     assert conv.weights.numel() == same.weights.numel()
-    assert not conv.basisexpansion.blocks[0].spec.keyable
-    assert Store(tmp_path).keys() == [same.basisexpansion.blocks[0].spec.key]
+    MEMO.clear()
+    monkeypatch.setenv("E2C_OFFLINE", "1")  # a lambda that agrees on the rings: a store hit
+    again = nn.R2Conv(t, t, 5, frequencies_cutoff=lambda radius: radius + radius)
+    assert again.basisexpansion.blocks[0].spec.key == spec.key
+    MEMO.clear()
 
 
 def test_basis_filter_drops_elements_and_keeps_equivariance():

@@ -22,9 +22,9 @@ from e2compile import diffops, gspaces
 from e2compile.compiler import compile
 from e2compile.diffops.basis import evaluate_homogeneous
 from e2compile.diffops.discretization import DiscretizationArgs, monomial_stencils
-from e2compile.diffops.kind import resolve_sizes
+from e2compile.diffops.kind import pdo_spec, resolve_sizes
 from e2compile.kernels.sampling import grid_points
-from e2compile.specs import BasisSpec, pdo_spec
+from e2compile.specs import BasisSpec
 
 SPACES = {
     "C4": lambda: gspaces.Rot2dOnR2(4),
@@ -238,12 +238,14 @@ def test_resolve_sizes_rule():
 def test_a_hand_made_pdo_spec_must_be_canonical():
     gs = gspaces.Rot2dOnR2(4)
     spec = pdo_spec(gs, gs.regular_repr, gs.regular_repr, kernel_size=3)
-    options = dict(spec.options)
+    options = spec.options.to_json_obj()
     with pytest.raises(ValueError, match="holds only the settings its method uses"):
-        spec.replace(options=tuple({**options, "smoothing": 1.0}.items()))
-    with pytest.raises(ValueError, match="options are exactly"):
-        spec.replace(options=tuple({**options, "sigma": 1.0}.items()))
-    with pytest.raises(ValueError, match="no rings"):
+        spec.replace(options={**options, "smoothing": 1.0})
+    with pytest.raises(ValueError, match="holds only the settings its method uses"):
+        spec.replace(smoothing=1.0)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['sigma'\] of a pdo spec"):
+        spec.replace(options={**options, "sigma": 1.0})
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['rings', 'sigma'\]"):
         spec.replace(rings=(0.0,), sigma=(0.6,))
 
 

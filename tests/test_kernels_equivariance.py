@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from e2compile import gspaces, kernels
 from e2compile.compiler import compile
 from e2compile.group import Representation
+from e2compile.kernels.kind import kernel_spec
 from e2compile.kernels.testing import (
     analytic_equivariance_error,
     grid_equivariance_error,
     reynolds_error,
 )
-from e2compile.specs import kernel_spec
 
 GRID_AXES = [k * math.pi / 4 for k in range(-4, 8)]
 AXES = st.one_of(st.sampled_from(GRID_AXES), st.floats(-math.pi, 2 * math.pi))
@@ -66,17 +66,6 @@ def problem(draw, kinds=KINDS):
     return gspace, draw(representation_strategy(gspace)), draw(representation_strategy(gspace))
 
 
-def _family(gspace):
-    return gspace.family, gspace.fibergroup, gspace.axis
-
-
-def _n(gspace):
-    group = gspace.fibergroup
-    if group.order() < 0:
-        return -1
-    return group.order() // 2 if gspace.family == "fliprot2d" else group.order()
-
-
 def analytic_basis(gspace, in_repr, out_repr, radii=(0.0, 1.0, 2.0), max_frequency=5):
     family, group = gspace.family, gspace.fibergroup
     sigma = 0.6
@@ -106,9 +95,7 @@ def _grid_check(gspace, in_repr, out_repr, kernel_size, **spec_args):
         artifact.basis,
         in_repr,
         out_repr,
-        gspace.family,
-        _n(gspace),
-        gspace.axis,
+        gspace,
         gspace.testing_elements,
         kernel_size,
         spec_args.get("dilation", 1),
@@ -157,9 +144,8 @@ def test_analytic_equivariance_on_random_points(prob, seed):
     except kernels.EmptyBasisException:
         return
     error = analytic_equivariance_error(
-        basis, in_repr, out_repr, gspace.family, _n(gspace), gspace.axis,
-        gspace.testing_elements, points,
-    )  # fmt: skip
+        basis, in_repr, out_repr, gspace, gspace.testing_elements, points
+    )
     assert error < 1e-10
 
 
@@ -174,9 +160,7 @@ def test_group_averaging_leaves_elements_unchanged(prob, seed):
         return
     group = gspace.fibergroup
     elements = group.elements if group.order() > 0 else group.testing_elements
-    error = reynolds_error(
-        basis, in_repr, out_repr, gspace.family, _n(gspace), gspace.axis, elements, points
-    )
+    error = reynolds_error(basis, in_repr, out_repr, gspace, elements, points)
     assert error < 1e-9
 
 
@@ -208,9 +192,7 @@ def test_custom_change_of_basis(kind, seed):
     _grid_check(gspace, other, orthogonal, 3)
     points = rng.normal(size=(2, 6))
     basis = analytic_basis(gspace, rep, rep)
-    error = analytic_equivariance_error(
-        basis, rep, rep, gspace.family, _n(gspace), gspace.axis, gspace.testing_elements, points
-    )
+    error = analytic_equivariance_error(basis, rep, rep, gspace, gspace.testing_elements, points)
     assert error < 1e-9
 
 
@@ -224,7 +206,7 @@ def test_restricted_representations(restriction):
     points = np.random.default_rng(0).normal(size=(2, 5))
     basis = analytic_basis(sub, rep, sub.trivial_repr)
     error = analytic_equivariance_error(
-        basis, rep, sub.trivial_repr, sub.family, _n(sub), sub.axis, sub.testing_elements, points
+        basis, rep, sub.trivial_repr, sub, sub.testing_elements, points
     )
     assert error < 1e-10
 

@@ -13,7 +13,7 @@ import pytest
 
 from e2compile import gspaces
 from e2compile.compiler import compile
-from e2compile.specs import kernel_spec
+from e2compile.kernels.kind import kernel_spec
 
 TABLE = json.loads((Path(__file__).parent / "data" / "basis_dims.json").read_text())
 

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from e2compile.gspaces import Flip2dOnR2, FlipRot2dOnR2, Rot2dOnR2, TrivialOnR2
+from e2compile.kernels.kind import kernel_spec
 from e2compile.kinds import get_kind
 from e2compile.layers import (
     LAYER_FIELDS,
@@ -16,7 +17,6 @@ from e2compile.layers import (
     spec_from_layer,
     specs_from_layer_file,
 )
-from e2compile.specs import kernel_spec
 
 GOOD = {"gspace": "rot2d", "N": 4, "in": "regular", "out": ["regular", "irrep_1"], "kernel_size": 5}
 
@@ -43,8 +43,8 @@ def test_every_field_reaches_the_spec():
         "maximum_offset": 1,
         "kind": "kernel",
     }
-    pdo_fields = set(get_kind("pdo").layer_fields)
-    assert set(layer) == set(LAYER_FIELDS) - {"maximum_frequency"} - pdo_fields
+    pdo_only = set(get_kind("pdo").layer_fields) - set(get_kind("kernel").layer_fields)
+    assert set(layer) == set(LAYER_FIELDS) - {"maximum_frequency"} - pdo_only
     d2 = FlipRot2dOnR2(2, axis=0.5)
     expected = kernel_spec(
         d2,
@@ -140,6 +140,18 @@ def test_a_bad_layer_is_a_layer_error_naming_the_field(change, pattern):
 def test_more_bad_layers(layer, pattern):
     with pytest.raises(LayerError, match=pattern):
         spec_from_layer(layer)
+
+
+def test_a_cutoff_per_ring_is_a_layer_field_too():
+    """The canonical form of a callable cutoff (one maximum frequency per ring) can be written in
+    a layer description, as a list or as comma-separated text (the command line's flag)."""
+    r4 = Rot2dOnR2(4)
+    expected = kernel_spec(r4, r4.regular_repr, r4.regular_repr + r4.irrep(1), 5,
+                           frequencies_cutoff=lambda r: 1.5 * r)  # fmt: skip
+    assert spec_from_layer({**GOOD, "frequencies_cutoff": [0, 1.5, 3]}) == expected
+    assert spec_from_layer({**GOOD, "frequencies_cutoff": "0, 1.5, 3"}) == expected
+    with pytest.raises(LayerError, match="one value per ring: got 2 for 3 rings"):
+        spec_from_layer({**GOOD, "frequencies_cutoff": [0, 1.5]})
 
 
 def test_layer_error_is_a_value_error():

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from e2compile.diffops.kind import pdo_spec
 from e2compile.gspaces import FlipRot2dOnR2, Rot2dOnR2
-from e2compile.specs import pdo_spec
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,8 @@ import cli
 from cache import Store
 from e2compile import gspaces
 from e2compile.compiler import compile as compile_basis
+from e2compile.kernels.kind import kernel_spec
 from e2compile.show import dense_filters, element_rows, irrep_tiles, render_tiles
-from e2compile.specs import kernel_spec
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -335,7 +335,7 @@ def test_things_at_an_artifact_path_are_invalid_never_read(tmp_path, what):
 
 def test_a_fifo_in_a_model_build_does_not_hang(tmp_path, monkeypatch):
     from e2compile import gspaces
-    from e2compile.specs import kernel_spec
+    from e2compile.kernels.kind import kernel_spec
     from runtime import bases, nn
 
     gs = gspaces.Rot2dOnR2(4)

@@ -1,33 +1,36 @@
 """The PDO basis kind: equivariant partial differential operators, discretised on the grid.
 
 ``KIND`` registers it in :mod:`e2compile.kinds`. A PDO spec is a :class:`BasisSpec` of kind
-``"pdo"`` whose ``options`` hold every PDO setting that changes the sampled numbers:
-``maximum_order``, ``maximum_power``, ``method`` and, where they apply, ``smoothing`` (gauss),
-``phi`` (rbffd) and ``angle_offset``; the grid (``kernel_size``, ``dilation``), the flip ``axis``
-and ``maximum_offset`` are ordinary spec fields. ``accuracy`` only decides the kernel size or the
-maximum order (docs/pdo.md), so the spec keys the resolved pair.
+``"pdo"`` whose ``options`` (:class:`PdoOptions`) hold every PDO setting that changes the sampled
+numbers: ``maximum_order``, ``maximum_power``, ``method``, ``maximum_offset`` and, where they
+apply, ``smoothing`` (gauss), ``phi`` (rbffd) and ``angle_offset``; the grid (``kernel_size``,
+``dilation``) and the flip ``axis`` are ordinary spec fields. ``accuracy`` only decides the kernel
+size or the maximum order (docs/pdo.md), so the spec keys the resolved pair.
 
 Compilation (:func:`compile_pdo`): the :class:`~e2compile.diffops.TensorBasis` of the spec's
 family up to ``maximum_order``, each PDO discretised on the ``k x k`` grid between its two irreps
 (the compact form of :mod:`e2compile.kernels.compact`, assembled by
-:func:`e2compile.compiler.compact_artifact` like kernels), then the normalisation and drop rule of
+:func:`e2compile.assembly.compact_artifact` like kernels), then the normalisation and drop rule of
 the kernel kind (each element divided by ``sqrt(sum_p ||D(p)||_F^2 / d_out)``, ``D`` the element
 through both changes of basis; elements whose squared norm is then not above 1e-2 are dropped).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..budget import check_pdo_spec_budget
-from ..compiler import IRREP_COLUMNS, BasisArtifact, compact_artifact, sample_or_empty
+from ..artifact import BasisArtifact
+from ..assembly import IRREP_COLUMNS, compact_artifact, sample_or_empty
+from ..budget import basis_label, compact_bytes, element_bound
 from ..families import family
 from ..kernels.basis import EmptyBasisException
-from ..kinds import BasisKind
-from ..specs import ALGORITHM_VERSION, BasisSpec, _float, _int, gspace_fields
+from ..kinds import BasisKind, KindOptions
+from ..layer_fields import read_field
+from ..specs import BasisSpec, _float, _int, check_maximum_offset, gspace_fields
 from .basis import TensorBasis
 from .discretization import (
     METHODS,
@@ -40,10 +43,12 @@ from .discretization import (
 __all__ = [
     "KIND",
     "COLUMNS",
+    "PdoOptions",
     "compile_pdo",
     "discretization_of",
     "pdo_basis",
     "pdo_spec",
+    "pdo_spec_from_layer",
     "resolve_sizes",
 ]
 
@@ -55,8 +60,28 @@ COLUMNS = {
     **IRREP_COLUMNS,
 }
 
-#: The options of a PDO spec.
-OPTIONS = ("angle_offset", "maximum_order", "maximum_power", "method", "phi", "smoothing")
+
+@dataclass(frozen=True)
+class PdoOptions(KindOptions):
+    """The options of a PDO spec (``spec.options``).
+
+    Attributes:
+        maximum_order: the largest derivative order (``< kernel_size``).
+        maximum_power: the largest power of the Laplacian (at most ``maximum_order // 2``).
+        method: the discretisation, ``"fd"``, ``"rbffd"`` or ``"gauss"``.
+        smoothing: the Gaussian's standard deviation in pixels (``"gauss"`` only, else ``None``).
+        phi: the RBF of ``"rbffd"`` (else ``None``).
+        angle_offset: a non-zero rotation of every PDO in radians, or ``None``.
+        maximum_offset: bound on ``|t|`` of aliased frequencies (finite groups), or ``None``.
+    """
+
+    maximum_order: int
+    maximum_power: int
+    method: str = "fd"
+    smoothing: float | None = None
+    phi: str | None = None
+    angle_offset: float | None = None
+    maximum_offset: int | None = None
 
 
 def resolve_sizes(
@@ -123,7 +148,7 @@ def pdo_spec(
     ``method`` ``"fd"``, ``"rbffd"`` or ``"gauss"`` (which needs ``smoothing``, in pixels);
     ``phi`` the RBF of ``"rbffd"``; ``angle_offset`` rotates every PDO (radians).
     """
-    header = gspace_fields(gspace, in_repr, out_repr, maximum_offset)
+    header = gspace_fields(gspace, in_repr, out_repr)
     kernel_size, maximum_order = resolve_sizes(kernel_size, accuracy, maximum_order)
     if maximum_power is None:
         maximum_power = maximum_order // 2
@@ -135,43 +160,35 @@ def pdo_spec(
         kind="pdo",
         kernel_size=kernel_size,
         dilation=dilation,
-        frequencies_cutoff=None,
-        algorithm_version=ALGORITHM_VERSION,
-        options=_options(maximum_order, maximum_power, args),
+        options=_options(
+            maximum_order, maximum_power, args, None if header["N"] == -1 else maximum_offset
+        ),
     )
 
 
-def _options(order: int, power: int, args: DiscretizationArgs) -> tuple[tuple[str, Any], ...]:
-    values = {
-        "maximum_order": order,
-        "maximum_power": power,
-        "method": args.method,
-        "smoothing": args.smoothing,
-        "phi": args.phi if args.method == "rbffd" else None,
-        "angle_offset": args.angle_offset,
-    }
-    return tuple(sorted(values.items()))
+def _options(order: int, power: int, args: DiscretizationArgs, offset: int | None) -> PdoOptions:
+    return PdoOptions(
+        maximum_order=order,
+        maximum_power=power,
+        method=args.method,
+        smoothing=args.smoothing,
+        phi=args.phi if args.method == "rbffd" else None,
+        angle_offset=args.angle_offset,
+        maximum_offset=offset,
+    )
 
 
 def discretization_of(spec: BasisSpec) -> DiscretizationArgs:
     """The :class:`DiscretizationArgs` a PDO spec compiles with."""
-    o = dict(spec.options)
-    return DiscretizationArgs(o["method"], o["smoothing"], o["angle_offset"], o["phi"] or "ga")
+    o = spec.options
+    return DiscretizationArgs(o.method, o.smoothing, o.angle_offset, o.phi or "ga")
 
 
-def validate_pdo_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
-    """Check and normalise the PDO fields of ``spec`` (its options; no rings or cutoff)."""
-    if spec.rings or spec.sigma:
-        raise ValueError("rings/sigma: a PDO spec has no rings")
-    put("rings", ())
-    put("sigma", ())
-    if spec.frequencies_cutoff is not None or spec.cutoff_callable is not None:
-        raise ValueError("frequencies_cutoff: a PDO spec has none (its bound is maximum_order)")
-    options = dict(spec.options)
-    if sorted(options) != sorted(OPTIONS):
-        raise ValueError(f"a PDO spec's options are exactly {OPTIONS}, got {sorted(options)}")
-    order = _int(options["maximum_order"], "maximum_order", minimum=0)
-    power = _int(options["maximum_power"], "maximum_power", minimum=0)
+def validate_pdo_options(spec: BasisSpec) -> PdoOptions:
+    """Check and normalise the options of a PDO spec."""
+    options = spec.options
+    order = _int(options.maximum_order, "maximum_order", minimum=0)
+    power = _int(options.maximum_power, "maximum_power", minimum=0)
     if power > order // 2:
         raise ValueError(f"maximum_power must be at most maximum_order // 2, got {power}")
     if order >= spec.kernel_size:
@@ -179,46 +196,72 @@ def validate_pdo_spec(spec: BasisSpec, put: Callable[[str, Any], None]) -> None:
             f"maximum_order {order} needs a kernel_size of at least {order + 1}, "
             f"got {spec.kernel_size}"
         )
-    if options["method"] not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {options['method']!r}")
-    if options["phi"] is not None and options["phi"] not in RBF_NAMES:
-        raise ValueError(f"phi must be one of {RBF_NAMES}, got {options['phi']!r}")
-    smoothing = options["smoothing"]
+    if options.method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {options.method!r}")
+    if options.phi is not None and options.phi not in RBF_NAMES:
+        raise ValueError(f"phi must be one of {RBF_NAMES}, got {options.phi!r}")
+    smoothing = options.smoothing
     if smoothing is not None:
         smoothing = _float(smoothing, "smoothing")
-    offset = options["angle_offset"]
+    offset = options.angle_offset
     if offset is not None:
         offset = _float(offset, "angle_offset")
-    args = DiscretizationArgs(options["method"], smoothing, offset, options["phi"] or "ga")
-    if args.canonical() != args or (args.method == "rbffd") != (options["phi"] is not None):
+    args = DiscretizationArgs(options.method, smoothing, offset, options.phi or "ga")
+    if args.canonical() != args or (args.method == "rbffd") != (options.phi is not None):
         raise ValueError(
             "a PDO spec holds only the settings its method uses (smoothing for gauss, phi for "
             "rbffd, a non-zero angle_offset): build it with pdo_spec"
         )
-    put("options", _options(order, power, args))
+    return _options(order, power, args, check_maximum_offset(spec, options.maximum_offset))
 
 
 def compile_pdo(spec: BasisSpec) -> BasisArtifact:
     """Compile a PDO spec (see the module docstring)."""
-    check_pdo_spec_budget(spec)
     return sample_or_empty(spec, _sample_pdo)
+
+
+def estimate_pdo(spec: BasisSpec) -> tuple[str, dict[str, int]]:
+    """Estimated bytes of a compile of a PDO spec, as for kernels: ``"blocks"`` (the compact
+    basis, an upper bound) and ``"changes of basis"``.
+
+    A PDO of Laplacian power ``p`` has an angular part of frequency at most
+    ``maximum_order - 2p``, so the elements of each power are bounded like the kernel elements of
+    one ring with that frequency cutoff (:func:`~e2compile.budget.element_bound`); each element is
+    one padded 2x2 block per grid point.
+    """
+    options = spec.options
+    order, power = options.maximum_order, options.maximum_power
+    cutoffs = [float(order - 2 * p) for p in range(power + 1) if order >= 2 * p]
+    bound = element_bound(
+        spec.family,
+        spec.N,
+        cutoffs,
+        options.maximum_offset,
+        len(spec.out_repr.irreps),
+        len(spec.in_repr.irreps),
+    )
+    what = basis_label(
+        "the compact PDO basis", spec.family, spec.N, spec.out_repr.size, spec.in_repr.size,
+        spec.kernel_size, f"maximum_order={order}",
+    )  # fmt: skip
+    return what, compact_bytes(spec, bound)
 
 
 def pdo_basis(spec: BasisSpec, in_repr: Any, out_repr: Any, irreps_blocks: bool) -> TensorBasis:
     """The :class:`TensorBasis` of a PDO spec (every power, every order: the compile keeps those
     up to ``maximum_order``); ``irreps_blocks`` as in :class:`~.basis.SteerableDiffopBasis`."""
-    options = dict(spec.options)
+    options = spec.options
     kwargs: dict[str, Any] = {}
     if spec.axis is not None:
         kwargs["axis"] = spec.axis
     if not spec.continuous:
-        kwargs["max_frequency"] = options["maximum_order"]
-        kwargs["max_offset"] = spec.maximum_offset
+        kwargs["max_frequency"] = options.maximum_order
+        kwargs["max_offset"] = options.maximum_offset
     return TensorBasis(
         family(spec.family).irreps_basis(spec.continuous),
         in_repr,
         out_repr,
-        options["maximum_power"],
+        options.maximum_power,
         discretization_of(spec),
         in_change_of_basis=spec.in_repr.matrix(),
         out_change_of_basis=spec.out_repr.matrix(),
@@ -230,7 +273,7 @@ def pdo_basis(spec: BasisSpec, in_repr: Any, out_repr: Any, irreps_blocks: bool)
 def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> BasisArtifact:
     basis = pdo_basis(spec, in_repr, out_repr, irreps_blocks=True)
     columns = basis.attribute_columns()
-    keep = columns["order"] <= dict(spec.options)["maximum_order"]
+    keep = columns["order"] <= spec.options.maximum_order
     if not keep.any():
         raise EmptyBasisException("no PDO is within maximum_order")
 
@@ -250,23 +293,41 @@ def _sample_pdo(spec: BasisSpec, group: Any, in_repr: Any, out_repr: Any) -> Bas
     )
 
 
-def _describe(spec: BasisSpec) -> dict[str, Any]:
-    return {k: v for k, v in spec.options if v is not None}
-
-
-def _spec_from_layer(
+def pdo_spec_from_layer(
     desc: Mapping[str, Any], gspace: Any, in_repr: Any, out_repr: Any
 ) -> BasisSpec:
-    from ..layers import pdo_spec_from_layer
+    """The PDO spec of a layer description whose gspace and representations are resolved."""
+    return pdo_spec(
+        gspace,
+        in_repr,
+        out_repr,
+        kernel_size=read_field(desc, "kernel_size", int),
+        accuracy=read_field(desc, "accuracy", int),
+        maximum_order=read_field(desc, "maximum_order", int),
+        maximum_power=read_field(desc, "maximum_power", int),
+        maximum_offset=read_field(desc, "maximum_offset", int),
+        dilation=read_field(desc, "dilation", int, default=1),
+        method=str(desc.get("method") or "fd"),
+        smoothing=read_field(desc, "smoothing", float),
+        angle_offset=read_field(desc, "angle_offset", float),
+        phi=str(desc.get("phi") or "ga"),
+    )
 
-    return pdo_spec_from_layer(desc, gspace, in_repr, out_repr)
+
+def _after_build(spec: BasisSpec) -> None:
+    """Remember the spec for ``diffops.store_cache()`` (:mod:`.storage`)."""
+    from .storage import note_built
+
+    note_built(spec)
 
 
 KIND = BasisKind(
     name="pdo",
     columns=COLUMNS,
-    validate=validate_pdo_spec,
     compile=compile_pdo,
+    options=PdoOptions,
+    validate=validate_pdo_options,
+    estimate=estimate_pdo,
     layer_fields={
         "accuracy": "PDO: discretisation accuracy (at most two of kernel_size/accuracy/"
         "maximum_order)",
@@ -276,6 +337,7 @@ KIND = BasisKind(
         "smoothing": "PDO: Gaussian standard deviation in pixels (method 'gauss')",
         "phi": "PDO: RBF of 'rbffd' (default 'ga')",
         "angle_offset": "PDO: rotate every PDO by this angle (radians)",
+        "maximum_offset": "bound on aliased frequencies (finite groups)",
     },
     layer_types={
         "accuracy": int,
@@ -286,6 +348,6 @@ KIND = BasisKind(
         "phi": str,
         "angle_offset": float,
     },
-    spec_from_layer=_spec_from_layer,
-    describe=_describe,
+    spec_from_layer=pdo_spec_from_layer,
+    after_build=_after_build,
 )

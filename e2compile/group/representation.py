@@ -84,9 +84,7 @@ class Representation:
         change_of_basis_inv: np.ndarray | None = None,
         **attributes: Any,
     ) -> None:
-        from .group import Group
-
-        if not isinstance(group, Group):
+        if not isinstance(getattr(group, "_irreps", None), dict):  # the table every Group has
             raise TypeError(f"group: expected a Group, got {type(group).__name__}")
         if not isinstance(name, str):
             raise TypeError(f"name: expected a str, got {type(name).__name__}")

@@ -141,14 +141,23 @@ class GeneralOnR2(GSpace):
         the reflection ``y -> -y`` comes first). A flip across the axis ``a`` has
         ``angle = 2a + rotation``. Raises for anything that is not an element of the fiber group.
 
-        The one source of the geometric action: :meth:`basespace_action` and the torch runtime
-        (``runtime.nn.grid``) both use it.
+        The one source of the geometric action: :meth:`basespace_action`,
+        :meth:`action_matrix` (and through it the constraint checks of
+        :mod:`e2compile.kernels.testing`) and the torch runtime (``runtime.nn.grid``) all use it.
         """
         return self._planar_action(element)
 
     def _planar_action(self, element: Any) -> tuple[float, bool]:
         """:meth:`planar_action`, implemented by each concrete gspace."""
         raise NotImplementedError  # pragma: no cover
+
+    def action_matrix(self, element: Any) -> np.ndarray:
+        """The 2x2 float64 matrix (``(x, y)`` coordinates) of ``element`` acting on the plane:
+        ``R(angle) @ diag(1, -1)**flip`` of :meth:`planar_action`."""
+        angle, flip = self.planar_action(element)
+        c, s = math.cos(angle), math.sin(angle)
+        rotation = np.array([[c, -s], [s, c]])
+        return rotation @ np.diag([1.0, -1.0]) if flip else rotation
 
     def basespace_action(self, input: np.ndarray, element: Any) -> np.ndarray:
         angle, flip = self.planar_action(element)

@@ -6,23 +6,31 @@ ring of radius ``r`` (grid units) is centred ``r * d`` pixels from the origin; t
 ``sigma`` are in pixels (not scaled by ``d``). Evaluating the cutoff in grid units means a
 dilated kernel carries the same frequencies as the undilated one (no aliasing on the outer,
 dilated ring).
+
+The cutoff is only ever evaluated at the ring radii (:func:`ring_cutoffs`), so a user's callable
+is resolved once, to its values there (:func:`resolve_cutoff`): that tuple keys and compiles the
+basis exactly as the callable would.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "CUTOFF_POLICIES",
+    "LEGACY_POLICY_CODES",
     "grid_points",
     "default_rings",
     "default_sigma",
     "PolicyCutoff",
     "LinearCutoff",
     "cutoff_function",
+    "resolve_cutoff",
+    "ring_cutoffs",
 ]
 
 #: Named band-limiting policies (``-1``, ``-2``, ``-3`` in the reference library).
@@ -126,3 +134,84 @@ def cutoff_function(
     if isinstance(frequencies_cutoff, str):
         return PolicyCutoff(frequencies_cutoff, kernel_size // 2)
     return LinearCutoff(frequencies_cutoff)
+
+
+def ring_cutoffs(
+    frequencies_cutoff: str | float | Sequence[float], kernel_size: int, rings: Sequence[float]
+) -> np.ndarray:
+    """The maximum frequency allowed on each ring, float64 ``(len(rings),)``: the one place a
+    cutoff is evaluated (a policy name, a factor ``c`` of ``f(r) = c r``, or a resolved callable:
+    its values on the rings, :func:`resolve_cutoff`)."""
+    if isinstance(frequencies_cutoff, (tuple, list)):
+        return np.asarray(frequencies_cutoff, dtype=np.float64).reshape(len(rings))
+    cutoff = cutoff_function(frequencies_cutoff, kernel_size)
+    return np.array([float(cutoff(float(r))) for r in rings], dtype=np.float64)
+
+
+def resolve_cutoff(
+    frequencies_cutoff: Any, rings: Sequence[float], decimals: int
+) -> str | float | tuple[float, ...]:
+    """The value a spec holds for a user's ``frequencies_cutoff``: a policy name (``None`` means
+    ``"fco1"``; ``-1``, ``-2``, ``-3`` name ``fco1``..``fco3``), a non-negative factor ``c``, or
+    for a callable ``f(r)`` (radius in grid units) its values on ``rings``, rounded to
+    ``decimals`` (a basis depends on the cutoff only through them); a sequence is taken as those
+    values, one per ring.
+
+    Raises ``ValueError`` naming ``frequencies_cutoff`` (and, for a callable that raises or
+    returns a non-finite value, the ring).
+    """
+    if frequencies_cutoff is None:
+        return "fco1"
+    if isinstance(frequencies_cutoff, str):
+        if frequencies_cutoff not in CUTOFF_POLICIES:
+            raise ValueError(
+                f"frequencies_cutoff must be one of {CUTOFF_POLICIES}, a number or a callable, "
+                f"got {frequencies_cutoff!r}"
+            )
+        return frequencies_cutoff
+    if callable(frequencies_cutoff):
+        return tuple(
+            _ring_value(frequencies_cutoff, i, float(r), decimals) for i, r in enumerate(rings)
+        )
+    if isinstance(frequencies_cutoff, (tuple, list, np.ndarray)):
+        return tuple(frequencies_cutoff)  # checked and rounded by the kind's validation
+    if isinstance(frequencies_cutoff, bool) or not isinstance(
+        frequencies_cutoff, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"frequencies_cutoff must be a policy name, a number or a callable, "
+            f"got {frequencies_cutoff!r}"
+        )
+    value = float(frequencies_cutoff)
+    if not math.isfinite(value):
+        raise ValueError(f"frequencies_cutoff must be finite, got {value}")
+    if value in LEGACY_POLICY_CODES:
+        return LEGACY_POLICY_CODES[int(value)]
+    if value < 0:
+        raise ValueError(
+            f"frequencies_cutoff must be non-negative (or -1/-2/-3 for the named policies), "
+            f"got {value}"
+        )
+    return value + 0.0
+
+
+def _ring_value(
+    function: Callable[[float], Any], index: int, radius: float, decimals: int
+) -> float:
+    """``function(radius)`` as a finite float rounded to ``decimals``; errors name the ring."""
+    where = f"on ring {index} (radius {radius:g} grid units)"
+    try:
+        value = function(radius)
+    except Exception as exc:  # noqa: BLE001 - the user's function
+        raise ValueError(f"frequencies_cutoff raised {type(exc).__name__}: {exc} {where}") from exc
+    try:
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"frequencies_cutoff returned {value!r} {where}: expected a number"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"frequencies_cutoff returned {value} {where}: it must be finite")
+    return float(np.round(value, decimals)) + 0.0

@@ -3,12 +3,12 @@
 Used by the test-suite and handy when adding a group family. Group elements follow the encodings
 of docs/conventions.md: C_N ``r`` (rotation by ``2 pi r / N``), D_N ``(f, r)`` = ``r^r f^f``,
 SO(2) an angle, O(2) ``(f, angle)``, the flip group C_2 ``f`` in {0, 1}; the flip reflects across
-``axis``.
+the gspace's ``axis``. How an element moves the plane is the gspace's own
+(:meth:`~e2compile.gspaces.GeneralOnR2.action_matrix`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,38 +17,11 @@ import numpy as np
 from .sampling import grid_points
 
 __all__ = [
-    "planar_action",
     "grid_permutation",
     "grid_equivariance_error",
     "analytic_equivariance_error",
     "reynolds_error",
 ]
-
-
-def _rotation(theta: float) -> np.ndarray:
-    c, s = math.cos(theta), math.sin(theta)
-    return np.array([[c, -s], [s, c]])
-
-
-def _reflection(axis: float) -> np.ndarray:
-    c, s = math.cos(2 * axis), math.sin(2 * axis)
-    return np.array([[c, s], [s, -c]])
-
-
-def planar_action(family: str, N: int, axis: float | None, element: Any) -> np.ndarray:
-    """The 2x2 matrix by which ``element`` of the fiber group of ``family`` moves the plane."""
-    from ..families import family as family_of
-
-    fam = family_of(family)
-    if fam.rotations and fam.flips:  # (f, r)
-        f, r = element
-    elif fam.rotations:
-        f, r = 0, element
-    else:
-        f, r = element if fam.flips else 0, 0
-    theta = 2 * math.pi * int(r) / N if N > 0 and fam.rotations else float(r)
-    flip = _reflection(axis) if int(f) % 2 else np.eye(2)
-    return _rotation(theta) @ flip
 
 
 def grid_permutation(matrix: np.ndarray, kernel_size: int, dilation: int = 1) -> np.ndarray | None:
@@ -72,9 +45,7 @@ def grid_equivariance_error(
     basis: np.ndarray,
     in_repr: Any,
     out_repr: Any,
-    family: str,
-    N: int,
-    axis: float | None,
+    gspace: Any,
     elements: Iterable[Any],
     kernel_size: int,
     dilation: int = 1,
@@ -86,7 +57,7 @@ def grid_equivariance_error(
     worst, checked = 0.0, 0
     kernels = np.moveaxis(np.asarray(basis), 0, 2)  # (O, I, dim, P)
     for g in elements:
-        perm = grid_permutation(planar_action(family, N, axis, g), kernel_size, dilation)
+        perm = grid_permutation(gspace.action_matrix(g), kernel_size, dilation)
         if perm is None:
             continue
         checked += 1
@@ -102,9 +73,7 @@ def analytic_equivariance_error(
     kernel_basis: Any,
     in_repr: Any,
     out_repr: Any,
-    family: str,
-    N: int,
-    axis: float | None,
+    gspace: Any,
     elements: Iterable[Any],
     points: np.ndarray,
 ) -> float:
@@ -112,7 +81,7 @@ def analytic_equivariance_error(
     reference = kernel_basis.sample(points)
     worst = 0.0
     for g in elements:
-        moved = kernel_basis.sample(planar_action(family, N, axis, g) @ points)
+        moved = kernel_basis.sample(gspace.action_matrix(g) @ points)
         expected = _conjugate(
             np.asarray(out_repr(g)), reference, np.linalg.inv(np.asarray(in_repr(g)))
         )
@@ -124,9 +93,7 @@ def reynolds_error(
     kernel_basis: Any,
     in_repr: Any,
     out_repr: Any,
-    family: str,
-    N: int,
-    axis: float | None,
+    gspace: Any,
     elements: Iterable[Any],
     points: np.ndarray,
 ) -> float:
@@ -139,6 +106,6 @@ def reynolds_error(
     reference = kernel_basis.sample(points)
     total = np.zeros_like(reference)
     for g in elements:
-        moved = kernel_basis.sample(planar_action(family, N, axis, g) @ points)
+        moved = kernel_basis.sample(gspace.action_matrix(g) @ points)
         total += _conjugate(np.linalg.inv(np.asarray(out_repr(g))), moved, np.asarray(in_repr(g)))
     return float(np.abs(total / len(elements) - reference).max(initial=0.0))

@@ -1,10 +1,10 @@
 """How a fiber-group element moves a feature field, in torch (any device, differentiable).
 
 The base space is sampled on a pixel grid with rows from ``+y`` downwards and columns along
-``+x`` (the kernel grid convention of the compiler). An element acts on the plane as the linear
-map ``R(angle) @ F**flip``, where ``F`` is the reflection ``y -> -y`` (the row flip); a flip
-across the gspace's axis ``a`` is ``R(2a) @ F``. Feature fields transform as
-``[g.f](x) = rho(g) f(g^-1 x)``.
+``+x`` (the kernel grid convention of the compiler). An element acts on the plane as the gspace
+says (``gspace.planar_action(element) -> (angle, flip)``: the linear map ``R(angle) @ F**flip``,
+where ``F`` is the reflection ``y -> -y``, the row flip; a flip across the gspace's axis ``a`` is
+``R(2a) @ F``). Feature fields transform as ``[g.f](x) = rho(g) f(g^-1 x)``.
 """
 
 from __future__ import annotations
@@ -16,34 +16,14 @@ import numpy as np
 import torch
 
 __all__ = [
-    "basespace_action",
     "quarter_turns",
     "is_grid_exact",
     "grid_exact_elements",
-    "action_matrix",
     "apply_fiber",
     "transform_grid",
 ]
 
 _TOL = 1e-9
-
-
-def basespace_action(gspace: Any, element: Any) -> tuple[bool, float]:
-    """``(flip, angle)`` such that ``element`` acts on the plane as ``R(angle) @ F**flip``.
-
-    Delegates to the gspace's ``planar_action`` (the convention of its numpy
-    ``featurefield_action``).
-    """
-    angle, flip = gspace.planar_action(element)
-    return bool(flip), float(angle)
-
-
-def action_matrix(gspace: Any, element: Any) -> np.ndarray:
-    """The 2x2 matrix (float64, in ``(x, y)`` coordinates) of ``element`` acting on the plane."""
-    flip, angle = basespace_action(gspace, element)
-    c, s = math.cos(angle), math.sin(angle)
-    rot = np.array([[c, -s], [s, c]])
-    return rot @ np.diag([1.0, -1.0]) if flip else rot
 
 
 def quarter_turns(angle: float) -> int | None:
@@ -57,7 +37,7 @@ def quarter_turns(angle: float) -> int | None:
 
 def is_grid_exact(gspace: Any, element: Any) -> bool:
     """Whether ``element`` maps the pixel grid onto itself (multiples of 90 degrees, flips)."""
-    return quarter_turns(basespace_action(gspace, element)[1]) is not None
+    return quarter_turns(gspace.planar_action(element)[0]) is not None
 
 
 def grid_exact_elements(gspace: Any, elements: Any = None) -> list:
@@ -86,7 +66,7 @@ def transform_grid(input: torch.Tensor, gspace: Any, element: Any) -> torch.Tens
     angles rotate around the grid centre by order-2 spline interpolation (same size; points that
     come from outside the grid are 0), matching the gspace's numpy ``featurefield_action``.
     """
-    flip, angle = basespace_action(gspace, element)
+    angle, flip = gspace.planar_action(element)
     out = input.flip(-2) if flip else input
     k = quarter_turns(angle)
     if k is not None:

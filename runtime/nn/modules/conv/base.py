@@ -172,7 +172,7 @@ class _RdConvBase(EquivariantModule):
 
     def _basis_spec(self, in_repr: Any, out_repr: Any) -> Any:
         """The ``BasisSpec`` of the kernels from ``in_repr`` to ``out_repr``."""
-        from e2compile.specs import kernel_spec
+        from e2compile.kernels.kind import kernel_spec
 
         options = dict(self._spec_kwargs)
         if options.get("rings") is not None:

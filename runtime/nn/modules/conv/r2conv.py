@@ -30,9 +30,9 @@ class R2Conv(_PlainConvBase):
         bias: add a learnable bias to the trivial irreps of the output fields.
         basisexpansion: the expansion algorithm (``'blocks'``).
         sigma, frequencies_cutoff, rings, maximum_offset: sampling of the basis (defaults in the
-            project conventions; a callable ``frequencies_cutoff`` is accepted but can not be
-            stored, so it is compiled in every process). ``rings`` are radii in pixels of the
-            dilated grid, as in the reference library.
+            project conventions; a callable ``frequencies_cutoff`` ``f(r)``, ``r`` in grid units,
+            is evaluated on the rings once and the basis is stored under those values, like any
+            other). ``rings`` are radii in pixels of the dilated grid, as in the reference library.
         recompute: compile the bases afresh instead of reading the store.
         basis_filter: callable on each basis element's attribute dict; ``False`` drops it.
         initialize: initialise ``weights`` with generalized He (else they start at zero).

@@ -127,7 +127,7 @@ class R2Diffop(_PlainConvBase):
 
     def _basis_spec(self, in_repr: Any, out_repr: Any) -> Any:
         """The ``BasisSpec`` (kind ``"pdo"``) of the PDOs from ``in_repr`` to ``out_repr``."""
-        from e2compile.specs import pdo_spec
+        from e2compile.diffops.kind import pdo_spec
 
         try:
             return pdo_spec(

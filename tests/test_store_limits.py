@@ -439,7 +439,7 @@ def test_a_nested_index_is_a_miss_and_quarantined_by_get(nested_file):
 
 def test_a_layer_build_recompiles_over_a_nested_index(tmp_path, monkeypatch):
     from e2compile import gspaces
-    from e2compile.specs import kernel_spec
+    from e2compile.kernels.kind import kernel_spec
     from runtime import bases, nn
 
     gs = gspaces.Rot2dOnR2(4)

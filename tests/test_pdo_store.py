@@ -137,6 +137,7 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
     # a second process with an empty store, offline: it only has the bundle
     second = _python(
         f"""
+        import runtime
         from e2compile import diffops
         print('loaded', diffops.load_cache({str(bundle)!r}))
         """
@@ -147,16 +148,45 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
     assert "loaded 1" in second.stdout
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[1]
     missing = _python(
-        "from e2compile import diffops\ndiffops.load_cache('nope.h5')", _env(tmp_path / "c"),
-        tmp_path,
+        "import runtime\nfrom e2compile import diffops\ndiffops.load_cache('nope.h5')",
+        _env(tmp_path / "c"), tmp_path,
     )  # fmt: skip
     assert missing.returncode != 0 and "path: no PDO cache bundle" in missing.stderr
     (tmp_path / "foreign.h5").write_bytes(b"not hdf5")
     foreign = _python(
-        "from e2compile import diffops\ndiffops.load_cache('foreign.h5')", _env(tmp_path / "c"),
-        tmp_path,
+        "import runtime\nfrom e2compile import diffops\ndiffops.load_cache('foreign.h5')",
+        _env(tmp_path / "c"), tmp_path,
     )  # fmt: skip
     assert foreign.returncode != 0 and "not a readable e2compile bundle" in foreign.stderr
+
+
+def test_e2compile_reaches_the_store_only_through_the_runtime(tmp_path):
+    """e2compile imports neither cache nor runtime (issue 18): its store_cache/load_cache are
+    provided by the runtime when it is imported, and say so when it is not."""
+    code = """
+        import sys
+        from e2compile import diffops
+        try:
+            diffops.load_cache('x.h5')
+        except RuntimeError as exc:
+            print('ERR', exc)
+        print('cache' in sys.modules, 'runtime' in sys.modules)
+    """
+    run = _python(code, _env(tmp_path / "s"), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "ERR diffops.load_cache() works on the artifact store" in run.stdout
+    assert "import runtime" in run.stdout and "False False" in run.stdout
+    import ast
+
+    for path in (REPO / "e2compile").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("cache", "runtime") for n in names), path
 
 
 def test_layer_cache_flag_uses_a_bundle_in_the_store_root(tmp_path):
@@ -171,9 +201,11 @@ def test_layer_cache_flag_uses_a_bundle_in_the_store_root(tmp_path):
         bundle = Path(os.environ["E2C_CACHE_DIR"]) / "diffops-cache.h5"
         print("stored", bundle.is_file())
         nn.R2Diffop(t, t, kernel_size=3, cache=True)
-        print("layers", os.environ["E2C_CACHE_PATH"] == str(bundle.absolute()))
+        from runtime.bases import default_store
+        layers = [layer.location for layer in default_store().layers]
+        print("layers", layers == [str(bundle.absolute())], "E2C_CACHE_PATH" in os.environ)
     """
     run = _python(code, _env(tmp_path / "store"), tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "stored True" in run.stdout and "layers True" in run.stdout
+    assert "stored True" in run.stdout and "layers True False" in run.stdout
     assert not (tmp_path / ".e2cnn_cache").exists()  # nothing relative to the working directory

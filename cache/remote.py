@@ -85,6 +85,9 @@ class RemoteLayer:
             if not getattr(self, name) > 0:
                 value = getattr(self, name)
                 raise ValueError(f"RemoteLayer: {name!r} must be positive, got {value}")
+        # "forever" is as long as a thread can wait
+        self.timeout = min(self.timeout, threading.TIMEOUT_MAX)
+        self.deadline = min(self.deadline, threading.TIMEOUT_MAX)
         scheme, _, rest = self._url.partition("://")
         path = rest.split("?", 1)[0].split("#", 1)[0]
         self.is_bundle = path.lower().endswith((".h5", ".hdf5"))

@@ -184,11 +184,23 @@ _ACTIVE: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
 )
 
 
+_PARSED: tuple[tuple[str | None, ...], Settings] | None = None
+
+
 def current() -> Settings:
     """The settings in effect: the innermost :func:`use` block's, else :func:`from_environment`
-    (read again at each call, so a changed environment counts)."""
+    (the variables are looked up at each call, so a changed environment counts; they are parsed
+    again only when one changed)."""
     active = _ACTIVE.get()
-    return from_environment() if active is None else active
+    if active is not None:
+        return active
+    global _PARSED
+    raw = tuple(os.environ.get(name) for name in ENV.values())
+    parsed = _PARSED
+    if parsed is None or parsed[0] != raw:
+        given = {name: text for name, text in zip(ENV.values(), raw) if text is not None}
+        parsed = _PARSED = (raw, from_environment(given))
+    return parsed[1]
 
 
 @contextlib.contextmanager

@@ -29,8 +29,7 @@ from cache import (
 )
 from cache.remote import RemoteLayer
 
-pytest.importorskip("fsspec")
-pytest.importorskip("aiohttp")
+pytestmark = pytest.mark.extra("remote")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -50,6 +50,7 @@ def d4_net(broken: bool = False) -> nn.SequentialModule:
     )
 
 
+@pytest.mark.extra("tools")
 def test_every_layer_and_element_of_a_dihedral_model():
     net = d4_net().train()
     report = check_equivariance(net, size=17, angles=8, tolerance=1e-5)
@@ -79,6 +80,7 @@ def test_every_layer_and_element_of_a_dihedral_model():
     assert "L1 = 0 (R2Conv)" in text and text.rstrip().endswith("OK")
 
 
+@pytest.mark.extra("tools")
 def test_a_non_equivariant_layer_is_named_and_fails_the_gate():
     report = check_equivariance(d4_net(broken=True), size=17, angles=4)
     assert not report.ok
@@ -87,6 +89,7 @@ def test_a_non_equivariant_layer_is_named_and_fails_the_gate():
     assert "FAILED" in report.table()
 
 
+@pytest.mark.extra("tools")
 def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones(tmp_path):
     torch.manual_seed(0)
     s = gspaces.Rot2dOnR2(-1, maximum_frequency=4)
@@ -112,6 +115,7 @@ def test_continuous_group_sweeps_angles_and_marks_grid_preserving_ones(tmp_path)
     ]
 
 
+@pytest.mark.extra("tools")
 def test_a_classifier_with_plain_tensor_output_is_compared_as_invariant():
     report = check_equivariance(cluster_model.build_model(), size=9, angles=8)
     assert report.layers[-1] == ("model", "TinyClassifier")
@@ -132,6 +136,7 @@ class Wrapper(torch.nn.Module):
         return self.net(x)
 
 
+@pytest.mark.extra("tools")
 def test_a_plain_module_taking_geometric_tensors_is_called_with_them():
     report = check_equivariance(Wrapper(), size=17, angles=4)
     assert [n for n, _ in report.layers] == ["net.0", "net.1", "model"]
@@ -139,6 +144,7 @@ def test_a_plain_module_taking_geometric_tensors_is_called_with_them():
     assert all("model" not in r.errors for r in report.elements if r.element is None)
 
 
+@pytest.mark.extra("tools")
 def test_sample_images_are_real_photographs_faded_to_a_disc():
     x = sample_images(21, 4)
     assert x.shape == (2, 4, 21, 21) and x.dtype == torch.float32 and torch.isfinite(x).all()
@@ -166,6 +172,7 @@ def e2c(tmp_path: Path, *args: str):
     return CliRunner().invoke(cli.main, ["--cache-dir", str(tmp_path / "root"), *args])
 
 
+@pytest.mark.extra("tools")
 def test_cli_table_json_plot_and_exit_codes(tmp_path):
     plot = tmp_path / "check.png"
     result = e2c(

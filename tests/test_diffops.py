@@ -109,7 +109,7 @@ def test_orders_powers_and_pretty_print():
     assert np.array_equal(columns["order"], np.abs(columns["frequency"]) + 2 * columns["power"])
     assert basis.maximum_order == 8
     text = basis.pretty_print()
-    assert "dx^2 + dy^2" in text and text.count("element") == basis.dim
+    assert "x² + y²" in text and text.count("element") == basis.dim
     laplace = diffops.LaplaceProfile(2)
     assert laplace.coefficients[2][0, 0].tolist() == [1.0, 0.0, 2.0, 0.0, 1.0]
 
@@ -140,7 +140,9 @@ def test_fd_stencils_are_exact_on_polynomials(kernel_size, dilation, data):
                 assert stencils[i] @ values == pytest.approx(exact, abs=1e-6 * (1 + abs(exact)))
 
 
-@pytest.mark.parametrize("method", ["fd", "rbffd", "gauss"])
+@pytest.mark.parametrize(
+    "method", ["fd", pytest.param("rbffd", marks=pytest.mark.extra("pdo")), "gauss"]
+)
 def test_stencil_orientation_follows_the_grid(method):
     """On the image f(row, col) = col, d/dx is +1; on f = -row (y up), d/dy is +1."""
     import torch
@@ -245,6 +247,7 @@ def test_a_hand_made_pdo_spec_must_be_canonical():
         spec.replace(rings=(0.0,), sigma=(0.6,))
 
 
+@pytest.mark.extra("pdo")
 def test_compile_is_deterministic_and_columns_are_the_pdo_kinds():
     gs = gspaces.FlipRot2dOnR2(3)
     spec = pdo_spec(gs, gs.regular_repr, gs.irrep(1, 1), kernel_size=5, method="rbffd")

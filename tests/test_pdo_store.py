@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import cli
@@ -58,6 +59,7 @@ def e2c(root: Path, *args: str):
     return CliRunner().invoke(cli.main, ["--cache-dir", str(root), *args], catch_exceptions=False)
 
 
+@pytest.mark.extra("pdo")
 def test_compile_a_pdo_model_then_build_it_offline_in_a_fresh_process(tmp_path):
     (tmp_path / "pdo_model.py").write_text(MODEL)
     store = tmp_path / "store"

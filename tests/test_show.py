@@ -55,6 +55,7 @@ def test_tiles_are_the_whole_filter_in_the_irreps_basis(space):
     assert len(tiles) == sum(per_element)
 
 
+@pytest.mark.extra("tools")
 def test_titles_carry_ring_and_frequency_from_the_attributes(tmp_path):
     s = gspaces.Rot2dOnR2(8)
     art = artifact_of(s, s.trivial_repr, s.regular_repr)
@@ -103,6 +104,7 @@ def compiled_key(root: Path, *flags: str) -> str:
     return json.loads(result.stdout)["results"][0]["key"]
 
 
+@pytest.mark.extra("tools")
 def test_cli_lists_draws_and_is_pointed_at_by_cache_info(tmp_path):
     root = tmp_path / "root"
     key = compiled_key(root, "--in", "trivial", "--out", "regular", "--kernel-size", "5")

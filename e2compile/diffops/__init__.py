@@ -2,12 +2,13 @@
 
 The public API of the reference library's ``diffops`` package: :class:`DiffopBasis`,
 :class:`DiscretizationArgs`, :class:`TensorBasis`, :class:`LaplaceProfile`,
-:class:`SteerableDiffopBasis`, the ``diffops_*_act_R2`` factories and ``store_cache``/``load_cache``
-(implemented by the runtime: :mod:`e2compile.diffops.storage`). The compiled PDO kind (spec,
-compile function) is :mod:`e2compile.diffops.kind`; conventions in docs/pdo.md. sympy (fd) and rbf
-(rbffd) are imported only when a basis is discretised with them.
+:class:`SteerableDiffopBasis`, the ``diffops_*_act_R2`` factories, ``store_cache``/``load_cache``
+(implemented by the runtime: :mod:`e2compile.diffops.storage`) and the module ``utils`` of
+polynomial and discretisation helpers. The compiled PDO kind (spec, compile function) is
+:mod:`e2compile.diffops.kind`; conventions in docs/pdo.md. sympy (fd) and rbf (rbffd) are imported
+only when a basis is discretised with them.
 
-The names are imported on first use (a module-level ``__getattr__``), so that importing one
+Every name is imported on first use (a module-level ``__getattr__``), so that importing one
 submodule (``e2compile.diffops.storage``, which the runtime does at import) stays cheap.
 """
 
@@ -32,11 +33,14 @@ _EXPORTS = {
     "store_cache": "storage",
     "load_cache": "storage",
 }
+_SUBMODULES = ("utils",)
 
 __all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -46,4 +50,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

@@ -24,6 +24,13 @@ import numpy as np
 from ..kernels.basis import EmptyBasisException
 from ..kernels.steerable_basis import SteerableKernelBasis
 from .discretization import DiscretizationArgs, monomial_stencils
+from .polynomials import (
+    display_diffop,
+    laplacian_power,
+    monomials,
+    multiply_polynomials,
+    transform_polynomial,
+)
 
 __all__ = [
     "DiffopBasis",
@@ -32,8 +39,6 @@ __all__ = [
     "TensorBasis",
     "homogeneous_from_angles",
     "evaluate_homogeneous",
-    "multiply_polynomials",
-    "scale_polynomial",
 ]
 
 
@@ -47,11 +52,8 @@ def _check_discretization(discretization: Any) -> DiscretizationArgs:
 
 def evaluate_homogeneous(coefficients: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """Values on the unit circle at ``angles`` of polynomials ``(..., n + 1)``: ``(..., A)``."""
-    n = coefficients.shape[-1] - 1
-    i = np.arange(n + 1)
-    c, s = np.cos(angles), np.sin(angles)
-    monomials = c[None, :] ** (n - i)[:, None] * s[None, :] ** i[:, None]  # (n+1, A)
-    return coefficients @ monomials
+    circle = np.stack([np.cos(angles), np.sin(angles)])
+    return coefficients @ monomials(coefficients.shape[-1] - 1, circle)
 
 
 def homogeneous_from_angles(function: Any, degree: int) -> np.ndarray:
@@ -69,29 +71,10 @@ def homogeneous_from_angles(function: Any, degree: int) -> np.ndarray:
     return solution.T.reshape(*values.shape[:-1], n + 1)
 
 
-def multiply_polynomials(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Product of homogeneous polynomial matrices ``(O, K, n+1) x (K, I, m+1) -> (O, I, n+m+1)``."""
-    n, m = a.shape[-1] - 1, b.shape[-1] - 1
-    out = np.zeros((a.shape[0], b.shape[1], n + m + 1))
-    for i in range(n + 1):
-        out[..., i : i + m + 1] += np.einsum("ok,kim->oim", a[..., i], b)
-    return out
-
-
-def scale_polynomial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Product of a polynomial matrix ``(O, I, n+1)`` and a scalar polynomial ``(m+1,)``."""
-    m = b.shape[-1] - 1
-    out = np.zeros((*a.shape[:-1], a.shape[-1] + m))
-    for t, value in enumerate(b):
-        if value:
-            out[..., t : t + a.shape[-1]] += value * a
-    return out
-
-
 def _rotate(coefficients: np.ndarray, angle: float) -> np.ndarray:
     """The polynomials ``P(R(-angle) x)``: the PDOs rotated by ``angle``."""
-    n = coefficients.shape[-1] - 1
-    return homogeneous_from_angles(lambda t: evaluate_homogeneous(coefficients, t - angle), n)
+    c, s = math.cos(angle), math.sin(angle)
+    return transform_polynomial(coefficients, np.array([[c, -s], [s, c]]))
 
 
 class DiffopBasis:
@@ -175,12 +158,13 @@ class DiffopBasis:
         return self.dim
 
     def pretty_print(self) -> str:
-        """Every element as a matrix of differential operators, one block per element."""
+        """Every element as a matrix of differential operators (``x`` for ``d/dx``, see
+        :func:`~e2compile.diffops.utils.display_diffop`), one block per element."""
         lines = []
         for index, c in enumerate(self.coefficients):
             lines.append(f"element {index} (order {c.shape[2] - 1}):")
             for row in c:
-                lines.append("  [" + ", ".join(_operator(entry) for entry in row) + "]")
+                lines.append("  [" + ", ".join(display_diffop(entry) for entry in row) + "]")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -188,25 +172,6 @@ class DiffopBasis:
             f"{type(self).__name__}(dim={self.dim}, shape={self.shape}, "
             f"maximum_order={self.maximum_order})"
         )
-
-
-def _operator(coefficients: np.ndarray) -> str:
-    """``3*dx^2 - dx*dy``-style text of one PDO."""
-    n = coefficients.size - 1
-    terms = []
-    for i, c in enumerate(coefficients):
-        if abs(c) < 1e-12:
-            continue
-        factors = [f"dx^{n - i}" if n - i > 1 else "dx"] * (n - i > 0)
-        factors += [f"dy^{i}" if i > 1 else "dy"] * (i > 0)
-        monomial = "*".join(factors)
-        value = f"{abs(c):.4g}"
-        body = monomial if value == "1" and monomial else "*".join([value, *factors])
-        terms.append(("- " if c < 0 else "+ ") + body)
-    if not terms:
-        return "0"
-    text = " ".join(terms)
-    return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 
 class LaplaceProfile(DiffopBasis):
@@ -222,12 +187,7 @@ class LaplaceProfile(DiffopBasis):
         if max_power < 0:
             raise ValueError(f"max_power must be non-negative, got {max_power}")
         self.max_power = int(max_power)
-        coefficients = []
-        for j in range(self.max_power + 1):
-            c = np.zeros((1, 1, 2 * j + 1))
-            for t in range(j + 1):  # (x^2 + y^2)^j = sum_t binom(j, t) x^(2j-2t) y^(2t)
-                c[0, 0, 2 * t] = math.comb(j, t)
-            coefficients.append(c)
+        coefficients = [laplacian_power(j)[None, None] for j in range(self.max_power + 1)]
         super().__init__(coefficients, discretization)
 
     def attribute_columns(self) -> dict[str, np.ndarray]:
@@ -318,7 +278,7 @@ class TensorBasis(DiffopBasis):
         self.irreps_blocks = self.basis1.irreps_blocks
         self.basis2 = LaplaceProfile(max_power, plain)
         coefficients = [
-            scale_polynomial(a, b[0, 0])
+            multiply_polynomials(a, b[0, 0])
             for b in self.basis2.coefficients
             for a in self.basis1.coefficients
         ]

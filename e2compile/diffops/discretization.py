@@ -28,13 +28,24 @@ import contextlib
 import functools
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DiscretizationArgs", "METHODS", "RBF_NAMES", "monomial_stencils"]
+__all__ = [
+    "DiscretizationArgs",
+    "METHODS",
+    "RBF_NAMES",
+    "monomial_stencils",
+    "fd_weights",
+    "grid_axes",
+    "required_points",
+    "largest_possible_order",
+    "guaranteed_accuracy",
+    "symmetric_points",
+]
 
 #: The discretisation methods.
 METHODS = ("fd", "rbffd", "gauss")
@@ -99,8 +110,14 @@ def _finite(value: Any, name: str) -> float:
     return value + 0.0
 
 
-def monomial_stencils(order: int, points: np.ndarray, args: DiscretizationArgs) -> np.ndarray:
-    """Stencils of ``d^order / dx^(order-i) dy^i`` for ``i = 0..order``: shape ``(order+1, P)``.
+def monomial_stencils(
+    order: int,
+    points: np.ndarray,
+    args: DiscretizationArgs,
+    indices: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Stencils of ``d^order / dx^(order-i) dy^i`` for ``i = 0..order`` (or only the ``i`` in
+    ``indices``): shape ``(order+1, P)`` (``(len(indices), P)``).
 
     ``points`` has shape ``(2, P)``; ``"fd"`` needs them to form a full tensor grid.
     """
@@ -110,14 +127,86 @@ def monomial_stencils(order: int, points: np.ndarray, args: DiscretizationArgs) 
     order = int(order)
     if order < 0:
         raise ValueError(f"order must be non-negative, got {order}")
+    indices = range(order + 1) if indices is None else [int(i) for i in indices]
+    if any(not 0 <= i <= order for i in indices):
+        raise ValueError(f"indices must lie in 0..{order}, got {list(indices)}")
     if args.method == "fd":
-        return _fd(order, points)
+        return _fd(order, points, indices)
     if args.method == "gauss":
-        return _gauss(order, points, args.smoothing)
-    return _rbffd(order, points, args.phi)
+        return _gauss(order, points, args.smoothing, indices)
+    return _rbffd(order, points, args.phi, indices)
+
+
+# ---------------------------------------------------------------------------- accuracy
+# Central finite differences on points placed symmetrically around 0: P points give the
+# derivative of order n with an error of order h^(P - n), and one order more when P - n is odd
+# (the symmetric stencil's "boosted" accuracy, e.g. 3 points give d/dx and d^2/dx^2 to h^2).
+
+
+def _natural(value: Any, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def required_points(order: int, accuracy: int) -> int:
+    """Points per axis that a symmetric stencil needs for a derivative of ``order`` with error
+    ``O(h^accuracy)``: ``order + accuracy``, one less when ``accuracy`` is even."""
+    order = _natural(order, "order")
+    accuracy = _natural(accuracy, "accuracy", minimum=1)
+    return order + accuracy - (1 if accuracy % 2 == 0 else 0)
+
+
+def largest_possible_order(num_points: int, accuracy: int) -> int:
+    """The largest derivative order that ``num_points`` symmetric points give with error
+    ``O(h^accuracy)`` (the inverse of :func:`required_points`)."""
+    num_points = _natural(num_points, "num_points", minimum=1)
+    accuracy = _natural(accuracy, "accuracy", minimum=1)
+    order = num_points - accuracy + (1 if accuracy % 2 == 0 else 0)
+    if order < 0:
+        raise ValueError(
+            f"{num_points} points cannot reach accuracy {accuracy} for any order (order 0 "
+            f"needs {required_points(0, accuracy)})"
+        )
+    return order
+
+
+def guaranteed_accuracy(num_points: int, order: int) -> int:
+    """The accuracy (error ``O(h^a)``) of the derivative of ``order`` on ``num_points`` symmetric
+    points: ``num_points - order``, one more when that is odd."""
+    num_points = _natural(num_points, "num_points", minimum=1)
+    order = _natural(order, "order")
+    if order >= num_points:
+        raise ValueError(f"a derivative of order {order} needs more than {num_points} points")
+    accuracy = num_points - order
+    return accuracy + accuracy % 2
+
+
+def symmetric_points(n: int, dilation: float = 1) -> list[float]:
+    """``n`` equally spaced coordinates ``dilation`` apart, symmetric around 0 (e.g.
+    ``[-1, 0, 1]`` for 3, ``[-0.5, 0.5]`` for 2)."""
+    n = _natural(n, "n", minimum=1)
+    dilation = _finite(dilation, "dilation")
+    if dilation <= 0:
+        raise ValueError(f"dilation must be positive, got {dilation}")
+    return [(i - (n - 1) / 2) * dilation for i in range(n)]
 
 
 # ------------------------------------------------------------------------------------ fd
+def fd_weights(order: int, nodes: Sequence[float]) -> np.ndarray:
+    """Weights ``w`` with ``sum_k w_k f(nodes_k) = f^(order)(0)`` for every polynomial of degree
+    below ``len(nodes)`` (exact rationals, then float64), in the order of ``nodes``."""
+    order = _natural(order, "order")
+    values = np.asarray(nodes, dtype=np.float64).reshape(-1)
+    if not np.isfinite(values).all():
+        raise ValueError("nodes must be finite")
+    if np.unique(values).size != values.size:
+        raise ValueError(f"nodes must be distinct, got {values.tolist()}")
+    return np.array(_fd_weights_1d(order, tuple(values.tolist())))
+
+
 @functools.lru_cache(maxsize=256)
 def _fd_weights_1d(order: int, nodes: tuple[float, ...]) -> tuple[float, ...]:
     """Weights of the ``order``-th derivative at 0 from values at ``nodes`` (exact, sympy)."""
@@ -133,17 +222,24 @@ def _fd_weights_1d(order: int, nodes: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(w) for w in weights)
 
 
-def _fd(order: int, points: np.ndarray) -> np.ndarray:
+def grid_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, ys, ix, iy)``: the sorted coordinates of a full tensor grid ``(2, P)`` (any point
+    order) and each point's position in them; raises if the points are not such a grid."""
     xs, ys = np.unique(points[0]), np.unique(points[1])
     ix = np.searchsorted(xs, points[0])
     iy = np.searchsorted(ys, points[1])
     if xs.size * ys.size != points.shape[1] or np.unique(ix * ys.size + iy).size != ix.size:
         raise ValueError("the 'fd' discretisation needs the points of a full tensor grid")
-    out = np.empty((order + 1, points.shape[1]))
-    for i in range(order + 1):
+    return xs, ys, ix, iy
+
+
+def _fd(order: int, points: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    xs, ys, ix, iy = grid_axes(points)
+    out = np.empty((len(indices), points.shape[1]))
+    for row, i in enumerate(indices):
         wx = np.asarray(_fd_weights_1d(order - i, tuple(xs.tolist())))
         wy = np.asarray(_fd_weights_1d(i, tuple(ys.tolist())))
-        out[i] = wx[ix] * wy[iy]
+        out[row] = wx[ix] * wy[iy]
     return out
 
 
@@ -160,14 +256,14 @@ def _gaussian_derivative_1d(order: int, x: np.ndarray, sigma: float) -> np.ndarr
     return (-1.0 / sigma) ** order * hermite_e.hermeval(u, coefficients) * g
 
 
-def _gauss(order: int, points: np.ndarray, sigma: float) -> np.ndarray:
+def _gauss(order: int, points: np.ndarray, sigma: float, indices: Sequence[int]) -> np.ndarray:
     # w(p) = (D G)(-p): the correlation stencil of the convolution with D G
     x, y = -points[0], -points[1]
-    out = np.empty((order + 1, points.shape[1]))
+    out = np.empty((len(indices), points.shape[1]))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for i in range(order + 1):
-            dx = _gaussian_derivative_1d(order - i, x, sigma)
-            out[i] = dx * _gaussian_derivative_1d(i, y, sigma)
+        for row, i in enumerate(indices):
+            gx = _gaussian_derivative_1d(order - i, x, sigma)
+            out[row] = gx * _gaussian_derivative_1d(i, y, sigma)
     if not np.isfinite(out).all():
         raise ValueError(
             f"smoothing={sigma!r} is too small: the Gaussian's derivatives of order {order} "
@@ -177,7 +273,7 @@ def _gauss(order: int, points: np.ndarray, sigma: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------- rbffd
-def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
+def _rbffd(order: int, points: np.ndarray, phi: str, indices: Sequence[int]) -> np.ndarray:
     try:
         from rbf.pde.fd import weights
     except ImportError as exc:  # pragma: no cover - the package is a dependency of 'pdo'
@@ -189,10 +285,10 @@ def _rbffd(order: int, points: np.ndarray, phi: str) -> np.ndarray:
         raise ValueError(
             f"RBF-FD of order {order} needs at least {n_poly} points, got {points.shape[1]}"
         )
-    diffs = np.array([[order - i, i] for i in range(order + 1)])
+    diffs = np.array([[order - i, i] for i in indices]).reshape(-1, 2)
     stencil = points.T[None]  # (1, P, 2)
     center = np.zeros((1, 2))
-    out = np.empty((order + 1, points.shape[1]))
+    out = np.empty((len(indices), points.shape[1]))
     if phi == "ga":
         _add_gaussian_derivatives(order)
     # lambdified piecewise RBFs (phs, matern...) evaluate both branches: the unused one may

@@ -29,7 +29,13 @@ from ..kernels.basis import EmptyBasisException
 from ..kinds import BasisKind
 from ..specs import ALGORITHM_VERSION, BasisSpec, _float, _int, gspace_fields
 from .basis import TensorBasis
-from .discretization import METHODS, RBF_NAMES, DiscretizationArgs
+from .discretization import (
+    METHODS,
+    RBF_NAMES,
+    DiscretizationArgs,
+    largest_possible_order,
+    required_points,
+)
 
 __all__ = [
     "KIND",
@@ -58,7 +64,8 @@ def resolve_sizes(
 ) -> tuple[int, int]:
     """``(kernel_size, maximum_order)`` from at most two of the three settings.
 
-    The rule (docs/pdo.md): ``kernel_size = maximum_order + accuracy - (1 if accuracy is even)``;
+    The rule (docs/pdo.md, :func:`~e2compile.diffops.utils.required_points`):
+    ``kernel_size = maximum_order + accuracy - (1 if accuracy is even)``;
     ``accuracy`` defaults to 2; a PDO of order ``n`` needs ``kernel_size > n``.
     """
     given = [v is not None for v in (kernel_size, accuracy, maximum_order)]
@@ -77,15 +84,15 @@ def resolve_sizes(
         accuracy = _int(accuracy, "accuracy", minimum=1)
     if kernel_size is None:
         accuracy = 2 if accuracy is None else accuracy
-        kernel_size = maximum_order + accuracy - (1 if accuracy % 2 == 0 else 0)
+        kernel_size = required_points(maximum_order, accuracy)
     elif maximum_order is None:
         accuracy = 2 if accuracy is None else accuracy
-        maximum_order = kernel_size - accuracy + (1 if accuracy % 2 == 0 else 0)
-        if maximum_order < 0:
+        if kernel_size < required_points(0, accuracy):
             raise ValueError(
                 f"kernel_size {kernel_size} is too small for accuracy {accuracy}: it leaves no "
                 "derivative order; use a larger kernel_size or a smaller accuracy"
             )
+        maximum_order = largest_possible_order(kernel_size, accuracy)
     if maximum_order >= kernel_size:
         raise ValueError(
             f"maximum_order {maximum_order} needs a kernel_size of at least {maximum_order + 1}, "

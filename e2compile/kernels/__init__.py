@@ -1,7 +1,9 @@
 """Steerable kernel bases on the plane: analytic solutions of the kernel constraint.
 
 ``kernels_*_act_R2`` build the basis of equivariant kernels between two representations of a planar
-symmetry group, as Gaussian rings times the angular solution. Everything here is numpy only.
+symmetry group, as Gaussian rings times the angular solution. ``psi``/``chi``/``psichi`` (also in
+the module ``utils``, as in the reference library) give batched rotation and reflection matrices.
+Everything here is numpy only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .r2 import (
     kernels_Trivial_act_R2,
 )
 from .steerable_basis import SteerableKernelBasis
+from .utils import chi, psi, psichi
 
 __all__ = [
     "EmptyBasisException",
@@ -57,4 +60,7 @@ __all__ = [
     "kernels_DN_act_R2",
     "kernels_Flip_act_R2",
     "kernels_Trivial_act_R2",
+    "psi",
+    "chi",
+    "psichi",
 ]

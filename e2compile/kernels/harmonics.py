@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .utils import rotation_reflection
+
 __all__ = [
     "Harmonics",
     "aliased_offsets",
@@ -249,13 +251,12 @@ def sample_harmonics(
     origin = np.asarray(origin, dtype=bool).reshape(-1)
     theta = np.where(origin, 0.0, angles - axis)
     a = mu * theta[None, :] + gamma
-    cos, sin = np.cos(a), np.sin(a)
     out = np.empty((out_size, in_size, dim, P))
     if out_size == 2 and in_size == 2:
         z = np.array([-1.0 if s == 1 else 1.0 for s in harmonics.s]).reshape(-1, 1)
-        out[0, 0], out[0, 1] = cos, -z * sin
-        out[1, 0], out[1, 1] = sin, z * cos
-    elif out_size == 1 and in_size == 2:
+        return _vanish_at_origin(rotation_reflection(a, z, out), mu, origin)
+    cos, sin = np.cos(a), np.sin(a)
+    if out_size == 1 and in_size == 2:
         out[0, 0], out[0, 1] = cos, sin
     elif out_size == 2 and in_size == 1:
         out[0, 0], out[1, 0] = cos, sin
@@ -263,7 +264,11 @@ def sample_harmonics(
         out[0, 0] = cos
     else:
         raise ValueError(f"unsupported block shape {out_size}x{in_size}")
+    return _vanish_at_origin(out, mu, origin)
+
+
+def _vanish_at_origin(out: np.ndarray, mu: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """Zero the elements of non-zero frequency ``mu`` ``(dim, 1)`` at the ``origin`` points."""
     if origin.any():
-        vanish = (mu != 0) & origin[None, :]
-        out[:, :, vanish] = 0.0
+        out[:, :, (mu != 0) & origin[None, :]] = 0.0
     return out

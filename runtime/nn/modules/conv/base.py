@@ -1,8 +1,11 @@
-"""``_RdConvBase``: the shared base of the steerable convolutions (R2Conv, R2ConvTransposed).
+"""``_RdConvBase``: the shared base of the steerable layers R2Conv, R2ConvTransposed and R2Diffop.
 
-Like ``torch.nn.modules.conv._ConvNd`` it validates, stores the hyper-parameters, allocates the
-parameters and calls :meth:`reset_parameters`; the variants only say how to build a basis spec for a
-pair of representations and how to convolve (``_conv_forward``, ``export``).
+Like ``torch.nn.modules.conv._ConvNd`` it owns the arguments the three layers have in common: it
+validates and stores them, allocates the parameters and calls :meth:`reset_parameters`. The layers
+keep their documented signatures (defaults are spelled only there) and pass everything on; each
+says only how to build the basis spec of a pair of representations (``_basis_spec``) and how to
+convolve. ``_PlainConvBase`` is that second half for R2Conv and R2Diffop (``conv2d``, output shape,
+``Conv2d`` export); R2ConvTransposed has its own (``conv_transpose2d``).
 
 State of a layer:
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as tF
 from torch.nn import Parameter
 
 from ...geometric_tensor import GeometricTensor
@@ -36,7 +40,7 @@ from ..equivariant_module import EquivariantModule
 from . import functional as F
 from .basis_expansion import BasisExpansion, BlocksBasisExpansion
 
-__all__ = ["_RdConvBase"]
+__all__ = ["_PlainConvBase", "_RdConvBase"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -64,8 +68,9 @@ def _check_groups(field_type: Any, groups: int, argname: str, who: str) -> Any:
 
 class _RdConvBase(EquivariantModule):
     """Shared machinery of steerable convolutions; see :class:`~runtime.nn.R2Conv` for the
-    arguments. Subclasses set ``_transposed`` and implement ``_basis_spec``, ``_conv_forward``,
-    ``evaluate_output_shape`` and ``export``.
+    arguments, which subclasses pass by keyword (``spec_kwargs`` go to ``_basis_spec``).
+    Subclasses set ``_transposed`` and implement ``_conv_forward``, ``evaluate_output_shape``,
+    ``_grid_symmetric`` and ``export``; R2Diffop overrides ``_basis_spec`` and ``_empty_hint``.
     """
 
     _transposed = False
@@ -80,16 +85,17 @@ class _RdConvBase(EquivariantModule):
         in_type: Any,
         out_type: Any,
         kernel_size: int,
-        padding: int | tuple[int, int] = 0,
-        stride: int = 1,
-        dilation: int = 1,
-        padding_mode: str = "zeros",
-        groups: int = 1,
-        bias: bool = True,
-        basisexpansion: str = "blocks",
-        recompute: bool = False,
-        basis_filter: Callable[[dict], bool] | None = None,
-        initialize: bool = True,
+        *,
+        padding: int | tuple[int, int],
+        stride: int,
+        dilation: int,
+        padding_mode: str,
+        groups: int,
+        bias: bool,
+        basisexpansion: str,
+        recompute: bool,
+        basis_filter: Callable[[dict], bool] | None,
+        initialize: bool,
         output_padding: int | tuple[int, int] = 0,
         **spec_kwargs: Any,
     ):
@@ -337,6 +343,7 @@ class _RdConvBase(EquivariantModule):
     def _conv_forward(
         self, x: torch.Tensor, filt: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
+        """Convolve the plain tensor ``x`` with the expanded ``filt`` and ``bias``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------- printing
@@ -361,3 +368,36 @@ class _RdConvBase(EquivariantModule):
     def __repr__(self) -> str:
         # one line, like the documented reprs: the basis expansion submodule is not listed
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class _PlainConvBase(_RdConvBase):
+    """The (not transposed) convolution of R2Conv and R2Diffop, which differ only in their basis:
+    ``conv2d`` after explicit padding for the non-zero padding modes, and ``torch.nn.Conv2d``
+    for export."""
+
+    def _conv_forward(
+        self, x: torch.Tensor, filt: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        padding = self._padding_pair
+        if self.padding_mode != "zeros":
+            pad_h, pad_w = padding
+            x = tF.pad(x, (pad_w, pad_w, pad_h, pad_h), mode=self.padding_mode)
+            padding = (0, 0)
+        return tF.conv2d(x, filt, bias, self.stride, padding, self.dilation, self.groups)
+
+    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
+        shape = self._check_shape(input_shape, min_dims=4)
+        span = self.dilation * (self.kernel_size - 1)
+        spatial = tuple(
+            (size + 2 * p - span - 1) // self.stride + 1
+            for size, p in zip(shape[2:], self._padding_pair)
+        )
+        return (shape[0], self.out_type.size, *spatial)
+
+    def _grid_symmetric(self, size: int) -> bool:
+        span = self.dilation * (self.kernel_size - 1)
+        return all((size + 2 * p - span - 1) % self.stride == 0 for p in self._padding_pair)
+
+    def export(self) -> torch.nn.Conv2d:
+        """An equivalent ``torch.nn.Conv2d`` (same padding mode) holding the expanded filter."""
+        return self._export(torch.nn.Conv2d, padding_mode=self.padding_mode)

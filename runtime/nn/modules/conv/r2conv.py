@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
-import torch.nn.functional as tF
-
-from .base import _RdConvBase
+from .base import _PlainConvBase
 
 __all__ = ["R2Conv"]
 
 
-class R2Conv(_RdConvBase):
+class R2Conv(_PlainConvBase):
     """G-steerable convolution from the fields of ``in_type`` to those of ``out_type``.
 
     The filter is a linear combination, with learnable ``weights``, of a basis of kernels that
@@ -83,30 +80,3 @@ class R2Conv(_RdConvBase):
             rings=rings,
             maximum_offset=maximum_offset,
         )
-
-    def _conv_forward(
-        self, x: torch.Tensor, filt: torch.Tensor, bias: torch.Tensor | None
-    ) -> torch.Tensor:
-        padding = self._padding_pair
-        if self.padding_mode != "zeros":
-            pad_h, pad_w = padding
-            x = tF.pad(x, (pad_w, pad_w, pad_h, pad_h), mode=self.padding_mode)
-            padding = (0, 0)
-        return tF.conv2d(x, filt, bias, self.stride, padding, self.dilation, self.groups)
-
-    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
-        shape = self._check_shape(input_shape, min_dims=4)
-        span = self.dilation * (self.kernel_size - 1)
-        spatial = tuple(
-            (size + 2 * p - span - 1) // self.stride + 1
-            for size, p in zip(shape[2:], self._padding_pair)
-        )
-        return (shape[0], self.out_type.size, *spatial)
-
-    def _grid_symmetric(self, size: int) -> bool:
-        span = self.dilation * (self.kernel_size - 1)
-        return all((size + 2 * p - span - 1) % self.stride == 0 for p in self._padding_pair)
-
-    def export(self) -> torch.nn.Conv2d:
-        """An equivalent ``torch.nn.Conv2d`` (same padding mode) holding the expanded filter."""
-        return self._export(torch.nn.Conv2d, padding_mode=self.padding_mode)

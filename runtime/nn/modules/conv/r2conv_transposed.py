@@ -55,6 +55,7 @@ class R2ConvTransposed(_RdConvBase):
             padding=padding,
             stride=stride,
             dilation=dilation,
+            padding_mode="zeros",  # the only mode of a transposed convolution
             groups=groups,
             bias=bias,
             basisexpansion=basisexpansion,

@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .base import _RdConvBase
-from .r2conv import R2Conv
+from .base import _PlainConvBase
 
 __all__ = ["R2Diffop"]
 
 _CACHE_MODES = (False, True, "load", "store")
 
 
-class R2Diffop(_RdConvBase):
+class R2Diffop(_PlainConvBase):
     """G-steerable PDO from the fields of ``in_type`` to those of ``out_type``.
 
     The filter is a linear combination, with learnable ``weights``, of a basis of discretised
     partial differential operators ``D(P)`` whose polynomials satisfy
     ``P(g x) = rho_out(g) P(x) rho_in(g)^-1``; the bases are compiled ahead of time and read from
     the artifact store like R2Conv's (kind ``"pdo"``, docs/pdo.md). Everything else (state,
-    eval-mode filter cache, ``export()``, initialisation) is R2Conv's.
+    eval-mode filter cache, convolution, ``export()``, initialisation) is shared with R2Conv
+    through their common base.
 
     Args:
         in_type, out_type: field types of the input and output (same gspace).
@@ -43,6 +43,8 @@ class R2Diffop(_RdConvBase):
         smoothing: if set, discretise with derivatives of a Gaussian of this standard deviation
             (pixels); not combinable with ``rbffd``.
     """
+
+    _empty_hint = "a larger maximum_order or kernel_size, or a looser basis_filter"
 
     def __init__(
         self,
@@ -122,8 +124,6 @@ class R2Diffop(_RdConvBase):
 
             store_cache()
 
-    _empty_hint = "a larger maximum_order or kernel_size, or a looser basis_filter"
-
     def _basis_spec(self, in_repr: Any, out_repr: Any) -> Any:
         """The ``BasisSpec`` (kind ``"pdo"``) of the PDOs from ``in_repr`` to ``out_repr``."""
         from e2compile.specs import pdo_spec
@@ -139,9 +139,3 @@ class R2Diffop(_RdConvBase):
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{type(self).__name__}: {exc}") from None
-
-    # the convolution itself is R2Conv's
-    _conv_forward = R2Conv._conv_forward
-    evaluate_output_shape = R2Conv.evaluate_output_shape
-    _grid_symmetric = R2Conv._grid_symmetric
-    export = R2Conv.export

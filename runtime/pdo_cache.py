@@ -8,8 +8,10 @@ module). Here:
   :func:`store_cache` writes their artifacts (from the default store, or compiled again,
   deterministically, when they were built with ``recompute=True``) into a bundle;
 * :func:`load_cache` checks a bundle and adds it to the layers of the runtime's default store for
-  the rest of the process (:func:`loaded_bundles`; child processes do not inherit it: give them
-  the bundle through the ``cache_path`` setting or ``e2c --cache-path``).
+  the rest of the process (:func:`loaded_bundles`, recorded by
+  :func:`e2compile.diffops.storage.record_bundle` with those ``load_cache`` recorded before the
+  runtime was imported; child processes do not inherit them: give them the bundle through the
+  ``cache_path`` setting or ``e2c --cache-path``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ DEFAULT_NAME = "diffops-cache.h5"
 
 _LOCK = threading.Lock()
 _BUILT: dict[str, Any] = {}
-_LOADED: list[str] = []
 
 
 def default_path() -> Path:
@@ -57,9 +58,11 @@ def built_specs() -> list[Any]:
 
 
 def loaded_bundles() -> tuple[str, ...]:
-    """The bundles :func:`load_cache` added, in order."""
-    with _LOCK:
-        return tuple(_LOADED)
+    """The bundles :func:`load_cache` added, in order (the default one resolved in the current
+    settings' root)."""
+    from e2compile.diffops.storage import loaded_bundles as recorded
+
+    return tuple(str(default_path()) if p is None else p for p in recorded())
 
 
 def _path(path: str | os.PathLike[str] | None) -> Path:
@@ -103,7 +106,7 @@ def load_cache(path: str | os.PathLike[str] | None = None) -> int:
         n = sum(1 for _ in Bundle(path).iterate())  # the bundle's own checks: seal, format
     except Exception as exc:  # noqa: BLE001 - a foreign or corrupt file: never used
         raise ValueError(f"path: {path} is not a readable e2compile bundle ({exc})") from None
-    with _LOCK:
-        if str(path) not in _LOADED:
-            _LOADED.append(str(path))
+    from e2compile.diffops.storage import record_bundle
+
+    record_bundle(str(path))
     return n

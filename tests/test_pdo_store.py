@@ -163,21 +163,41 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
 
 
 def test_e2compile_reaches_the_store_only_through_the_runtime(tmp_path):
-    """e2compile imports neither cache nor runtime (issue 18): its store_cache/load_cache are
-    provided by the runtime when it is imported, and say so when it is not."""
-    code = """
-        import sys
+    """e2compile imports neither cache nor runtime (issue 18): the runtime provides
+    store_cache/load_cache when imported; before that, nothing can have been built through the
+    store (store_cache writes nothing) and load_cache records the bundle for the runtime's store,
+    which checks it when made (as the reference's own test_cache needs)."""
+    from cache import write_bundle
+    from test_cache_record import make_record
+
+    good, foreign = tmp_path / "good.h5", tmp_path / "foreign.h5"
+    write_bundle(good, [(make_record(3), None)])
+    foreign.write_bytes(b"not hdf5")
+    code = f"""
+        import sys, warnings
         from e2compile import diffops
+        print('stored', diffops.store_cache())
         try:
-            diffops.load_cache('x.h5')
-        except RuntimeError as exc:
+            diffops.load_cache('missing.h5')
+        except FileNotFoundError as exc:
             print('ERR', exc)
+        print('loaded', diffops.load_cache({str(good)!r}), diffops.load_cache({str(foreign)!r}))
         print('cache' in sys.modules, 'runtime' in sys.modules)
+        from runtime.bases import default_store
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            store = default_store()
+        print('layers', [layer.location for layer in store.layers])
+        print('warned', [str(w.message) for w in caught])
+        print('found', store.get({make_record(3).key!r}) is not None)
     """
     run = _python(code, _env(tmp_path / "s"), tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "ERR diffops.load_cache() works on the artifact store" in run.stdout
-    assert "import runtime" in run.stdout and "False False" in run.stdout
+    out = run.stdout
+    assert "stored None" in out and "ERR path: no PDO cache bundle" in out
+    assert "loaded None None" in out and "False False" in out
+    assert f"layers [{str(good)!r}, {str(foreign)!r}]" in out
+    assert "foreign.h5" in out.split("warned", 1)[1] and "found True" in out
     import ast
 
     for path in (REPO / "e2compile").rglob("*.py"):

@@ -167,8 +167,9 @@ def test_e2compile_reaches_the_store_only_through_the_runtime(tmp_path):
     store_cache/load_cache when imported; before that, nothing can have been built through the
     store (store_cache writes nothing) and load_cache records the bundle for the runtime's store,
     which checks it when made (as the reference's own test_cache needs)."""
-    from cache import write_bundle
     from test_cache_record import make_record
+
+    from cache import write_bundle
 
     good, foreign = tmp_path / "good.h5", tmp_path / "foreign.h5"
     write_bundle(good, [(make_record(3), None)])

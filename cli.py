@@ -7,19 +7,23 @@ logic lives in the library: ``runtime.aot`` (which specs, ``compile_many``), ``c
 Human output by default, ``--json`` for scripts. Exit codes: 0 ok, 1 failure (a compile failed or
 did not reach the store, an artifact or layer is invalid or missing, the store cannot be written),
 2 usage error (bad option or environment variable, unreadable spec file or builder, ambiguous key).
-The store comes from ``--cache-dir``/``--cache-path``/``--offline`` or the ``E2C_*`` variables and
-is shared by every command through ``ctx.obj``. See ``docs/cli.md``.
+The settings come from the environment (:func:`cache.settings.from_environment`), with
+``--cache-dir``/``--cache-path``/``--offline`` replacing theirs; every command runs inside
+``runtime.bases.use_settings`` of the result, so the library code it calls (the runtime's default
+store, the compiler's limits) follows the same options, and the store is shared through
+``ctx.obj``. Nothing here writes the environment. See ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,6 +31,7 @@ import click
 from cache import CacheError, Store, is_key
 from cache.limits import load_json
 from cache.manifest import ManifestError, read_manifest_keys, spec_summary
+from cache.settings import ENV
 from e2compile import __version__
 from e2compile.families import FAMILIES
 from runtime.aot import BuildError, OutputError, SourceError, select_shard
@@ -160,28 +165,45 @@ def _format_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> 
     "--cache-dir",
     type=click.Path(),
     default=None,
-    help="Writable store root. Default: $E2C_CACHE_DIR, else the user cache directory.",
+    help=f"Writable store root. Default: ${ENV['cache_dir']}, else the user cache directory.",
 )
 @click.option(
     "--cache-path",
     "layers",
     multiple=True,
     help="Extra read-only layer: a directory, a bundle file or an https:// or fsspec "
-    "URL of either; repeatable. Default: $E2C_CACHE_PATH (docs/cli.md).",
+    f"URL of either; repeatable. Default: ${ENV['cache_path']} (docs/cli.md).",
 )
 @click.option(
     "--offline/--online",
     default=None,
-    help="Offline mode for run-time lookups (default: $E2C_OFFLINE).",
+    help=f"Offline mode for run-time lookups (default: ${ENV['offline']}).",
 )
 @click.pass_context
 def main(ctx: click.Context, cache_dir: str | None, layers: tuple[str, ...], offline: bool | None):
     """Compile steerable kernel bases ahead of time and manage the artifact store."""
+    from cache.settings import SettingsError, from_environment
+    from runtime.bases import default_store, use_settings
+
     try:
-        ctx.obj = Store(root=cache_dir, layers=list(layers) if layers else None, offline=offline)
-    except ValueError as exc:  # a malformed E2C_* variable
+        settings = from_environment()
+    except SettingsError as exc:  # a malformed variable
         raise click.UsageError(str(exc)) from None
+    options = {"cache_dir": None if cache_dir is None else Path(cache_dir),
+               "cache_path": layers or None, "offline": offline}  # fmt: skip
+    settings = dataclasses.replace(settings, **{k: v for k, v in options.items() if v is not None})
+    ctx.with_resource(use_settings(settings))
+    ctx.obj = default_store()
     ctx.obj.foreign = _foreign
+
+
+def _use_for_this_command(**changes: Any) -> None:
+    """Run the rest of the current command under the current settings with ``changes``."""
+    from cache.settings import current
+    from runtime.bases import use_settings
+
+    settings = dataclasses.replace(current(), **changes)
+    click.get_current_context().with_resource(use_settings(settings))
 
 
 def _foreign(spec_json: str) -> str | None:
@@ -484,22 +506,6 @@ def _collect(sources: tuple[str, ...], spec_json: tuple[str, ...], layer: dict) 
             *aot.specs_from_json(spec_json), *_specs_from_flags(layer)]  # fmt: skip
 
 
-def _limit_for_this_command(max_size: float) -> None:
-    """Set the size limit (``E2C_MAX_BASIS_MB``) until the command ends."""
-    from e2compile.budget import LIMIT_ENV
-
-    old = os.environ.get(LIMIT_ENV)
-    os.environ[LIMIT_ENV] = repr(max_size)
-
-    def restore() -> None:
-        if old is None:
-            os.environ.pop(LIMIT_ENV, None)
-        else:
-            os.environ[LIMIT_ENV] = old
-
-    click.get_current_context().call_on_close(restore)
-
-
 def _layer_fields_help(function: Any) -> Any:
     """Put the layer-description fields (e2compile.layers.layer_fields_help, built from the
     family and kind registries) in place of ``{layer_fields}`` in the command's docstring."""
@@ -549,7 +555,7 @@ def _kind_flags(command: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="List the specs of this share; compile nothing.")
 @click.option("--max-size", type=click.FloatRange(min=0, min_open=True), metavar="MIB",
               help="Refuse bases whose estimated size (or any intermediate) exceeds MIB "
-              "(default: $E2C_MAX_BASIS_MB, else 1024).")  # fmt: skip
+              f"(default: ${ENV['max_basis_mb']}, else 1024).")  # fmt: skip
 @_json_option
 @pass_store
 @_layer_fields_help
@@ -577,8 +583,8 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
     """
     from runtime import aot
 
-    if max_size is not None:  # read by the library, here and in the worker processes
-        _limit_for_this_command(max_size)
+    if max_size is not None:  # the compiler's limit, here and in the worker processes
+        _use_for_this_command(max_basis_mb=max_size)
     layer = {"in" if k == "in_" else k: v for k, v in layer.items()}
     specs = _collect(sources, spec_json, layer)
     if not specs:
@@ -624,8 +630,10 @@ def compile_cmd(store: Store, sources: tuple[str, ...], spec_json: tuple[str, ..
 def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
     """Convert an e2cnn 0.2.3 CHECKPOINT for the model that BUILDER (path/to/file.py:name or
     package.module:name, called without arguments) builds; see runtime.checkpoints."""
+    import torch
+
     from runtime import aot
-    from runtime.checkpoints import CheckpointMismatchError, convert_e2cnn_checkpoint
+    from runtime.checkpoints import CheckpointError, convert_e2cnn_checkpoint
 
     build = aot.load_builder(builder)
     try:
@@ -634,10 +642,20 @@ def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
         raise click.ClickException(
             f"{builder}: building the model failed: {type(exc).__name__}: {exc}"
         ) from None
+    if not isinstance(model, torch.nn.Module):
+        raise click.ClickException(
+            f"{builder}: returned a value of type {type(model).__name__}, not a torch.nn.Module"
+        )
     try:
         report = convert_e2cnn_checkpoint(model, checkpoint, output)
-    except CheckpointMismatchError as exc:
+    except CheckpointError as exc:
         raise click.ClickException(f"{checkpoint}: {exc}") from None
+    except (CacheError, OSError):
+        raise  # one line each (_Group)
+    except Exception as exc:  # noqa: BLE001 - a checkpoint is arbitrary input: never a traceback
+        raise click.ClickException(
+            f"{checkpoint}: cannot convert: {type(exc).__name__}: {exc}"
+        ) from None
     click.echo(
         f"converted {report['converted_tensors']} tensors ({report['parameters']} parameters), "
         f"dropped {report['dropped_tensors']} (bases, cached filters, indices) -> {output}"
@@ -648,22 +666,11 @@ def convert_e2cnn(builder: str, checkpoint: str, output: str) -> None:
 # Thin click wrappers: the logic is runtime.check (torch) and e2compile.show (numpy, matplotlib).
 
 
-@contextlib.contextmanager
-def _store_environment(store: Store) -> Iterator[None]:
-    """Let the runtime's default store (read from ``E2C_*``) be the one the group options name."""
-    names = ("E2C_CACHE_DIR", "E2C_CACHE_PATH", "E2C_OFFLINE")
-    old = {name: os.environ.get(name) for name in names}
-    os.environ["E2C_CACHE_DIR"] = store.root.location
-    os.environ["E2C_CACHE_PATH"] = os.pathsep.join(layer.location for layer in store.layers)
-    os.environ["E2C_OFFLINE"] = "1" if store.offline else "0"
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _png_path(ctx: Any, param: Any, value: str | None) -> str | None:
+    """A ``.png`` file name (matplotlib picks the format from the suffix)."""
+    if value is not None and Path(value).suffix.lower() != ".png":
+        raise click.BadParameter(f"{value!r}: expected a file name ending in .png")
+    return value
 
 
 @main.command("check")
@@ -698,7 +705,8 @@ def _store_environment(store: Store) -> Iterator[None]:
     show_default=True,
     help="Seed torch before building the model (reproducible initial weights).",
 )
-@click.option("--plot", type=click.Path(dir_okay=False), help="Write error against angle (PNG).")
+@click.option("--plot", type=click.Path(dir_okay=False), callback=_png_path,
+              help="Write error against angle (PNG).")  # fmt: skip
 @_json_option
 @pass_store
 def check_cmd(
@@ -731,14 +739,13 @@ def check_cmd(
     from runtime.check import check_equivariance
     from runtime.check_plot import plot_report
 
-    with _store_environment(store):
-        try:
-            torch.manual_seed(seed)
-            net = builder()
-        except Exception as exc:  # noqa: BLE001 - the user's model code
-            raise click.ClickException(
-                f"{model}: building the model failed: {type(exc).__name__}: {exc}"
-            ) from None
+    try:
+        torch.manual_seed(seed)
+        net = builder()
+    except Exception as exc:  # noqa: BLE001 - the user's model code
+        raise click.ClickException(
+            f"{model}: building the model failed: {type(exc).__name__}: {exc}"
+        ) from None
     try:
         report = check_equivariance(net, size=size, angles=angles, tolerance=tolerance)
     except TypeError as exc:  # not a model e2c check can drive
@@ -765,7 +772,8 @@ def check_cmd(
 
 @main.command("show")
 @click.argument("key")
-@click.option("--png", type=click.Path(dir_okay=False), help="Draw the basis filters (PNG).")
+@click.option("--png", type=click.Path(dir_okay=False), callback=_png_path,
+              help="Draw the basis filters (PNG).")  # fmt: skip
 @click.option(
     "--max-elements",
     type=click.IntRange(min=1),

@@ -6,7 +6,9 @@
 ``cache.remote.RemoteLayer`` (a directory or bundle behind an ``https://`` or ``fsspec`` URL,
 imported only when a URL is used). Transfers (pack, unpack, merge) are in :mod:`cache.transfer`.
 Imports numpy; h5py only to write, verify or read files sealed without an index, filelock
-only to write, platformdirs only without ``E2C_CACHE_DIR``, fsspec only for a URL layer.
+only to write, platformdirs only without a root set, fsspec only for a URL layer. Every setting
+(root, layers, offline mode, bounds) is a :class:`~cache.settings.Settings`, read from the
+environment by :func:`cache.settings.from_environment` only.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .filestore import Entry, FileStore, GcReport
 from .layer import Description, Layer, VerifyResult, WritableLayer
 from .record import Record, is_key, key_for
 from .sealed import FORMAT_VERSION, ArtifactInfo
+from .settings import Settings, SettingsError
 from .store import Store, default_root, open_layer, split_layers
 
 __all__ = [
@@ -47,6 +50,8 @@ __all__ = [
     "OfflineMissError",
     "ReadOnlyStoreError",
     "Record",
+    "Settings",
+    "SettingsError",
     "Store",
     "StoreWriteError",
     "StoreWriteWarning",

@@ -63,7 +63,7 @@ def compile_command(spec_json: str) -> str:
 
 
 class OfflineMissError(CacheError, LookupError):
-    """Offline mode (``E2C_OFFLINE=1``) and the artifact is in none of the store's layers.
+    """Offline mode (the ``offline`` setting) and the artifact is in none of the store's layers.
 
     The message stays short whatever the spec's size: the key, a summary, and a command that
     always runs (``e2c compile FILE``, where ``spec_file`` holds the spec; see
@@ -85,9 +85,11 @@ class OfflineMissError(CacheError, LookupError):
             hint = f"compile it ahead of time with:\n    e2c compile {shlex.quote(spec_file)}"
         else:
             hint = "compile it ahead of time with `e2c compile` (see `e2c compile --help`)"
+        from .settings import ENV
+
         what = f"{key} ({summary})" if summary else key
         super().__init__(
-            f"artifact {what} is not in the store and offline mode (E2C_OFFLINE=1) forbids "
+            f"artifact {what} is not in the store and offline mode ({ENV['offline']}=1) forbids "
             f"compiling at run time; {hint}"
         )
 

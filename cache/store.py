@@ -1,27 +1,18 @@
-"""``Store``: one writable root plus read-only layers, configured by arguments or environment.
+"""``Store``: one writable root plus read-only layers, configured by arguments or settings.
 
-=================== ========================================================================
-``E2C_CACHE_DIR``   the writable root (default: the platform's user cache directory,
-                    e.g. ``~/.cache/e2compile``; never the working or package directory)
-``E2C_CACHE_PATH``  extra read-only layers: directories, bundle files or URLs (``https://``,
-                    or any ``fsspec`` protocol installed), separated by ``os.pathsep``
-                    (see :func:`split_layers` for how URLs stay whole)
-``E2C_OFFLINE``     ``1``/``true``/``yes``/``on``: never create at run time
-                    (:meth:`Store.get_or_create` raises :class:`~cache.errors.OfflineMissError`
-                    on a miss); ``0``/``false``/``no``/``off``/empty: online; anything else is
-                    an error
-=================== ========================================================================
-
-An argument that is not ``None`` replaces the corresponding variable. Lookups search the root first,
-then the layers in order. A layer that does not exist or cannot be read is reported once
-(:class:`~cache.errors.LayerWarning`) and fails :meth:`Store.verify`.
+Each argument left ``None`` comes from the :class:`~cache.settings.Settings` given (default:
+:func:`cache.settings.current`, i.e. the environment's variables or the innermost
+``cache.settings.use`` block): the root from ``cache_dir``, the read-only layers from
+``cache_path``, offline mode from ``offline``, the bounds of remote layers from ``remote_*``.
+Lookups search the root first, then the layers in order. A layer that does not exist or cannot be
+read (or reached) is reported once (:class:`~cache.errors.LayerWarning`), skipped by lookups, and
+fails :meth:`Store.verify`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,6 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import filelock
 
+from . import settings as _settings
 from .bundle import Bundle
 from .errors import (
     LayerWarning,
@@ -41,103 +33,43 @@ from .errors import (
 from .files import create_temp
 from .filestore import FileStore, GcReport
 from .layer import Description, Layer, VerifyResult
+from .locations import is_url, split_layers
 from .record import Record
+from .settings import Settings, parse_bool
 
 __all__ = [
     "Store",
     "Layer",
     "open_layer",
     "default_root",
-    "env_layers",
-    "env_offline",
     "is_url",
     "parse_bool",
     "split_layers",
 ]
 
-ENV_DIR = "E2C_CACHE_DIR"
-ENV_PATH = "E2C_CACHE_PATH"
-ENV_OFFLINE = "E2C_OFFLINE"
 #: Seconds to wait for another process compiling the same key before compiling it too.
 DEFAULT_LOCK_TIMEOUT = 900.0
 
 
 def default_root() -> Path:
-    """``$E2C_CACHE_DIR`` or the platform's user cache directory for e2compile."""
-    env = os.environ.get(ENV_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs  # only when no directory is set (its import is not free)
-
-    return Path(platformdirs.user_cache_dir("e2compile", appauthor=False))
+    """The writable root the current settings name (``cache_dir``, else the platform's user
+    cache directory for e2compile)."""
+    return _settings.current().root
 
 
-_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
-_TRUE = ("1", "true", "t", "yes", "y", "on")
-_FALSE = ("", "0", "false", "f", "no", "n", "off")
-
-
-def is_url(location: object) -> bool:
-    """Whether ``location`` is a URL (``scheme://...``) rather than a local path."""
-    return isinstance(location, str) and _URL_RE.match(location) is not None
-
-
-def split_layers(text: str, sep: str = os.pathsep) -> list[str]:
-    """Split a layer list on ``sep`` (``os.pathsep``) keeping URLs whole.
-
-    The rule, for ``sep == ":"``: a piece that is a bare scheme name followed by a piece starting
-    with ``//`` is one URL (``https`` + ``//host/x`` → ``https://host/x``), and a piece of digits
-    (optionally followed by ``/...``) right after a URL that has no path yet is that URL's port
-    (``https://host`` + ``8000/store``). Empty pieces are dropped. With ``sep == ";"`` (Windows)
-    nothing needs joining.
-    """
-    pieces = text.split(sep)
-    out: list[str] = []
-    for piece in pieces:
-        if out and sep == ":":
-            last = out[-1]
-            if _SCHEME_RE.fullmatch(last) and piece.startswith("//"):
-                out[-1] = f"{last}:{piece}"
-                continue
-            if is_url(last) and "/" not in last.split("://", 1)[1] and re.match(r"\d+(/|$)", piece):
-                out[-1] = f"{last}:{piece}"
-                continue
-        out.append(piece)
-    return [p for p in out if p.strip()]
-
-
-def env_layers() -> list[str]:
-    """The read-only layers named by ``$E2C_CACHE_PATH`` (see :func:`split_layers`)."""
-    return split_layers(os.environ.get(ENV_PATH, ""))
-
-
-def parse_bool(text: str, name: str) -> bool:
-    """``1/true/t/yes/y/on`` → ``True``, ``0/false/f/no/n/off`` or empty → ``False`` (any case);
-    anything else raises ``ValueError`` naming ``name``."""
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={text!r}: expected one of 1/true/yes/on or 0/false/no/off")
-
-
-def env_offline() -> bool:
-    """Whether ``$E2C_OFFLINE`` asks for offline mode (:func:`parse_bool`; raises on a value
-    that is neither true nor false)."""
-    return parse_bool(os.environ.get(ENV_OFFLINE, ""), ENV_OFFLINE)
-
-
-def open_layer(location: str | os.PathLike[str] | Layer) -> Layer:
-    """A read-only layer: a remote layer for a URL, a bundle for a file (or an ``.h5``/``.hdf5``
-    path), else a directory."""
+def open_layer(location: str | os.PathLike[str] | Layer, settings: Settings | None = None) -> Layer:
+    """A read-only layer: a remote layer for a URL (bounded by ``settings``' ``remote_*``
+    fields, default :func:`~cache.settings.current`), a bundle for a file (or an
+    ``.h5``/``.hdf5`` path), else a directory."""
     if isinstance(location, Layer):
         return location
     if is_url(location) and not str(location).startswith("file://"):
         from .remote import RemoteLayer  # fsspec only when a URL is used
 
-        return RemoteLayer(str(location))
+        s = _settings.current() if settings is None else settings
+        return RemoteLayer(
+            str(location), s.remote_timeout_s, s.remote_deadline_s, s.remote_max_bytes
+        )
     if isinstance(location, str) and location.startswith("file://"):
         location = location[len("file://") :]
     path = Path(location).expanduser()
@@ -163,13 +95,22 @@ class Store:
         layers: Sequence[str | os.PathLike[str] | Layer] | None = None,
         offline: bool | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        settings: Settings | None = None,
     ) -> None:
-        self.root = FileStore(default_root() if root is None else root, writable=True)
-        self.layers: tuple[Layer, ...] = tuple(
-            open_layer(x) for x in (env_layers() if layers is None else layers)
-        )
-        self.offline = env_offline() if offline is None else bool(offline)
+        base = _settings.current() if settings is None else settings
+        sources = base.cache_path if layers is None else tuple(layers)
+        self.root = FileStore(base.root if root is None else root, writable=True)
+        self.layers: tuple[Layer, ...] = tuple(open_layer(x, base) for x in sources)
+        self.offline = base.offline if offline is None else bool(offline)
         self.lock_timeout = lock_timeout
+        #: The settings this store was made from, its own root, layers and mode filled in: what a
+        #: worker process needs to open the same store (``Store(settings=store.settings)``).
+        self.settings = dataclasses.replace(
+            base,
+            cache_dir=self.root.root,
+            cache_path=tuple(x.location if isinstance(x, Layer) else os.fspath(x) for x in sources),
+            offline=self.offline,
+        )
         for layer in self.layers:
             reason = _problem(layer)
             if reason is not None:

@@ -1,14 +1,19 @@
 """Resource bounds of the compiler: estimate a basis from its spec, refuse what is too big.
 
 Everything is estimated *before* anything is allocated, from numbers the spec (or a layer
-description) already holds, and compared with one limit:
+description) already holds, and compared with the :class:`Limits` in effect:
 
-* ``E2C_MAX_BASIS_MB`` (default :data:`DEFAULT_LIMIT_MB` MiB; ``e2c compile --max-size``) bounds
-  the compact artifact and every intermediate array of a compile (the sampled blocks, the changes of
-  basis and their inverses, the tables of the group);
-* ``E2C_MAX_IRREPS`` (default :data:`DEFAULT_MAX_IRREPS`) bounds the number of irreps a group may
+* ``max_bytes`` (default :data:`DEFAULT_LIMIT_MB` MiB) bounds the compact artifact and every
+  intermediate array of a compile (the sampled blocks, the changes of basis and their inverses, the
+  tables of the group);
+* ``max_irreps`` (default :data:`DEFAULT_MAX_IRREPS`) bounds the number of irreps a group may
   be built with, which is what the time to build ``C_N``/``D_N`` for huge ``N`` or
   ``SO(2)``/``O(2)`` for a huge ``maximum_frequency`` grows with (about 0.1 ms each).
+
+The compiler never reads the environment: the limits in effect are the defaults, or those of the
+innermost ``with limited(Limits(...)):`` block. The runtime and ``e2c`` enter one with the limits
+their settings name (environment variables, ``e2c compile --max-size``: docs/cli.md; see
+``runtime.bases.compiler_limits``).
 
 The element count is an upper bound (every harmonic the cutoff allows, counted as if every pair of
 irreps were 2x2, before the drop of elements that vanish on the grid): at most a few times the true
@@ -22,9 +27,11 @@ kind brings its own estimate (:attr:`e2compile.kinds.BasisKind.estimate`, built 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .families import family as family_of
@@ -34,9 +41,8 @@ __all__ = [
     "BLOCK_FLOATS",
     "DEFAULT_LIMIT_MB",
     "DEFAULT_MAX_IRREPS",
-    "LIMIT_ENV",
-    "IRREPS_ENV",
     "BasisTooLargeError",
+    "Limits",
     "basis_label",
     "check_budget",
     "check_group",
@@ -47,6 +53,8 @@ __all__ = [
     "element_bound",
     "estimate_spec_bytes",
     "limit_bytes",
+    "limited",
+    "limits",
     "max_irreps",
 ]
 
@@ -54,8 +62,6 @@ __all__ = [
 DEFAULT_LIMIT_MB = 1024
 #: Default bound on the number of irreps of a group built for a compile.
 DEFAULT_MAX_IRREPS = 20_000
-LIMIT_ENV = "E2C_MAX_BASIS_MB"
-IRREPS_ENV = "E2C_MAX_IRREPS"
 
 #: Floats of one element at one grid point: a padded 2x2 block.
 BLOCK_FLOATS = 4
@@ -63,54 +69,88 @@ _BYTES_PER_IRREP = 2048
 _SPEC_BYTES_PER_ENTRY = 64  # measured: about 1.8 KB of Python objects per irrep of C_N / SO(2)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The bounds a compile works within, and how a user raises each (for the error message)."""
+
+    max_bytes: int = DEFAULT_LIMIT_MB * 2**20
+    max_irreps: int = DEFAULT_MAX_IRREPS
+    how_bytes: str = "`with e2compile.budget.limited(Limits(max_bytes=...))`"
+    how_irreps: str = "`with e2compile.budget.limited(Limits(max_irreps=...))`"
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_irreps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Limits: {name} must be a positive int, got {value!r}")
+
+
+_DEFAULT_LIMITS = Limits()
+_LIMITS: contextvars.ContextVar[Limits | None] = contextvars.ContextVar("e2c_limits", default=None)
+
+
+def limits() -> Limits:
+    """The limits in effect (the innermost :func:`limited` block's, else the defaults)."""
+    return _LIMITS.get() or _DEFAULT_LIMITS
+
+
+@contextlib.contextmanager
+def limited(bounds: Limits) -> Iterator[Limits]:
+    """Compile (and validate specs) under ``bounds`` inside the block."""
+    if not isinstance(bounds, Limits):
+        raise TypeError(f"'bounds' must be a Limits, got {type(bounds).__name__}")
+    token = _LIMITS.set(bounds)
+    try:
+        yield bounds
+    finally:
+        _LIMITS.reset(token)
+
+
 class BasisTooLargeError(ValueError):
     """A compile would need more memory (or a bigger group) than the configured limit allows."""
 
-    def __init__(self, what: str, estimate: float, limit: float, unit: str = "bytes"):
-        self.what, self.estimate, self.limit = what, estimate, limit
+    def __init__(
+        self, what: str, estimate: float, limit: float, unit: str = "bytes", how: str | None = None
+    ):
+        self.what, self.estimate, self.limit, self.unit = what, estimate, limit, unit
+        if how is None:
+            how = limits().how_bytes if unit == "bytes" else limits().how_irreps
+        self.how = how
         if unit == "bytes":
             amount = f"about {_human(estimate)}, above the limit of {_human(limit)}"
-            how = f"{LIMIT_ENV}=<MiB> or `e2c compile --max-size <MiB>`"
         else:
-            amount = f"{int(estimate)} {unit}, above the limit of {int(limit)}"
-            how = f"{IRREPS_ENV}=<count>"
+            amount = f"{_count(estimate)} {unit}, above the limit of {_count(limit)}"
         super().__init__(
             f"{what} would need {amount}; refused before allocating (raise it with {how})"
         )
 
     def __reduce__(self):
-        return (type(self), (self.what, self.estimate, self.limit))
+        return (type(self), (self.what, self.estimate, self.limit, self.unit, self.how))
 
 
 def _human(n: float) -> str:
+    """``n`` bytes for people: at most four significant digits whatever its size."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+            if unit == "B":
+                return f"{int(n)} B"
+            return f"{n:.1f} {unit}" if abs(n) < 10_000 else f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.3g} PiB"  # pragma: no cover
 
 
-def _env_number(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if text is None or text.strip() == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"environment variable {name} must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"environment variable {name} must be a positive number, got {text!r}")
-    return value
+def _count(n: float) -> str:
+    return str(int(n)) if abs(n) < 1e15 else f"{n:.3g}"
 
 
 def limit_bytes() -> int:
-    """The size limit in bytes (``E2C_MAX_BASIS_MB``, default :data:`DEFAULT_LIMIT_MB` MiB)."""
-    return int(_env_number(LIMIT_ENV, DEFAULT_LIMIT_MB) * 2**20)
+    """The size limit in bytes (:func:`limits`' ``max_bytes``)."""
+    return limits().max_bytes
 
 
 def max_irreps() -> int:
-    """The bound on a group's irreps (``E2C_MAX_IRREPS``, default :data:`DEFAULT_MAX_IRREPS`)."""
-    return int(_env_number(IRREPS_ENV, DEFAULT_MAX_IRREPS))
+    """The bound on a group's irreps (:func:`limits`' ``max_irreps``)."""
+    return limits().max_irreps
 
 
 def check_budget(nbytes: float, what: str) -> None:

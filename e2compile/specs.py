@@ -225,13 +225,6 @@ class BasisSpec:
             put("options", kind.validate(self))
 
     # ----------------------------------------------------------------------------- identity
-    @property
-    def keyable(self) -> bool:
-        """Always true: every spec is keyed by its content (a callable cutoff is held as its
-        values on the rings). Kept for ``diffops.storage``, written when some specs had no key
-        (remove with its last caller)."""
-        return True
-
     def to_json_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {}
         for f in fields(self):

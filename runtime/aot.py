@@ -27,8 +27,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .bases import compiler_limits, limits_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from cache import Store
+    from cache.settings import Settings
     from e2compile.specs import BasisSpec
 
 __all__ = [
@@ -62,6 +65,7 @@ class BuildError(RuntimeError):
 # ------------------------------------------------------------------------------- spec sources
 
 
+@compiler_limits()
 def spec_from_json(text: str) -> BasisSpec:
     """The :class:`BasisSpec` of a canonical spec JSON; :class:`SourceError` says what is wrong."""
     from e2compile.specs import BasisSpec
@@ -104,6 +108,7 @@ def _manifest_specs(path: Path) -> list[BasisSpec] | None:
     return out
 
 
+@compiler_limits()
 def specs_from_files(paths: Sequence[str | os.PathLike[str]]) -> list[BasisSpec]:
     """Every spec of every spec file (layer descriptions or a manifest), in order."""
     if not paths:
@@ -219,12 +224,14 @@ class CompileResult:
         return asdict(self)
 
 
-def _compile_one(spec_json: str, root: str, layers: list[str]) -> CompileResult:
-    """Compile one spec into the store's root (runs in a worker process too); never raises.
+def _compile_one(spec_json: str, settings: Settings, limits: Any) -> CompileResult:
+    """Compile one spec into the root of the store ``settings`` name, within the compiler
+    ``limits`` (runs in a worker process too); never raises.
 
     The result must reach the root: a write failure is a failure, never a silent success.
     """
     from cache import LayerWarning, Record, Store, key_for
+    from e2compile import budget
 
     start = time.perf_counter()
     key = key_for(spec_json)
@@ -236,12 +243,13 @@ def _compile_one(spec_json: str, root: str, layers: list[str]) -> CompileResult:
 
         def factory() -> Record:
             made.append(True)
-            arrays, meta = compiler.compile(spec).to_record()
+            with budget.limited(limits):
+                arrays, meta = compiler.compile(spec).to_record()
             return Record(key, arrays, meta)
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LayerWarning)  # the parent reported the layers
-            store = Store(root, layers, offline=False)
+            store = Store(settings=settings, offline=False)
         store.get_or_create(key, factory, spec=spec_json, strict=True)
         status, error = ("compiled" if made else "cached"), None
     except Exception as exc:  # noqa: BLE001 - reported per spec, the others go on
@@ -278,7 +286,9 @@ def compile_many(
             )
             tick(1)
         return [results[key_for(t)] for t in texts]
-    args = (store.root.location, [layer.location for layer in store.layers])
+    from cache.settings import current
+
+    args = (store.settings, limits_of(current()))  # what a worker needs: no environment involved
     if jobs <= 1 or len(texts) <= 1:
         for text in texts:
             result = _compile_one(text, *args)

@@ -3,8 +3,8 @@
 Where a basis comes from, in order:
 
 1. the **artifact memo** of this process (see :class:`ArtifactMemo`),
-2. the **store** (``cache.Store``; root from ``E2C_CACHE_DIR``, read-only layers from
-   ``E2C_CACHE_PATH``),
+2. the **store** (:func:`default_store`: the ``cache.Store`` the current settings name,
+   :func:`cache.settings.current`),
 3. the **compiler**, in-process, on a store miss: the result is put in the store so the next process
    finds it. The compiler is imported here, lazily, so that ``import runtime.nn`` never pulls in the
    compiler's heavy maths; a warm store never imports it at all.
@@ -12,21 +12,26 @@ Where a basis comes from, in order:
 Exceptions to that order:
 
 * ``recompute=True`` compiles in-process and neither reads nor writes the store or the memo.
-* In **offline mode** (``E2C_OFFLINE=1`` or a store built with ``offline=True``) a store miss raises
-  :class:`OfflineBasisMissError`, which names the spec and the ``e2c compile --spec-json ...``
-  command that puts it in the store.
+* In **offline mode** (the ``offline`` setting or a store built with ``offline=True``) a store
+  miss raises :class:`OfflineBasisMissError`, which names the spec and the
+  ``e2c compile --spec-json ...`` command that puts it in the store.
 
 **Dry-run collection.** Inside ``with collect_specs() as specs:`` layers record the specs they need
 in ``specs`` and load, sample and initialise nothing; the modules built there can not run. This is
 how ``e2c compile path.py:build_model`` learns which bases a model needs without compiling them one
 by one.
+
+**Settings.** The runtime never reads the environment itself: :func:`cache.settings.current`
+gives the store, the memo's bound and the compiler's limits, and :func:`use_settings` replaces them
+for a block (``e2c`` runs every command in one). The compiler receives its limits from here
+(:func:`compiler_limits`): when it compiles on a miss and while layers build their specs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
+import dataclasses
 import shlex
 import threading
 from collections import OrderedDict
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from cache import Store
+    from cache.settings import Settings
     from e2compile.specs import BasisSpec
 
 __all__ = [
@@ -44,14 +50,13 @@ __all__ = [
     "SpecCollection",
     "collect_specs",
     "collecting",
+    "compiler_limits",
     "default_store",
+    "limits_of",
     "load_basis",
     "record_spec",
+    "use_settings",
 ]
-
-#: Environment variable bounding the artifact memo, in MiB (``0`` disables the memo).
-MEMO_ENV = "E2C_MEMO_MB"
-DEFAULT_MEMO_MB = 256
 
 
 class OfflineBasisMissError(LookupError):
@@ -70,14 +75,20 @@ class OfflineBasisMissError(LookupError):
         else:
             self.command = "e2c compile path.py:build_model"
         super().__init__(
-            f"offline mode is on (E2C_OFFLINE=1 or Store(offline=True)) and the store holds no "
-            f"basis {spec.key} ({_describe(spec)}). Put it in the store first, with:\n"
+            f"offline mode is on ({_offline_variable()}=1 or Store(offline=True)) and the store "
+            f"holds no basis {spec.key} ({_describe(spec)}). Put it in the store first, with:\n"
             f"  {self.command}\n"
             f"or with `e2c compile path.py:build_model` for the whole model."
         )
 
     def __reduce__(self):
         return (type(self), (self.spec, self.spec_file))
+
+
+def _offline_variable() -> str:
+    from cache.settings import ENV
+
+    return ENV["offline"]
 
 
 def _describe(spec: Any) -> str:
@@ -101,13 +112,13 @@ class ArtifactMemo:
 
     A network whose six layers share a basis reads it from the store once. The memo holds the
     artifacts' numpy arrays (float64, the compiler's output); it never holds more than
-    ``max_bytes`` (environment ``E2C_MEMO_MB``, default 256 MiB; ``0`` turns it off) and evicts the
+    ``max_bytes`` (the ``memo_mb`` setting, default 256 MiB; ``0`` turns it off) and evicts the
     least recently used artifact first. An artifact larger than the bound is not memoised. The
     contents are derived data only: :meth:`clear` is always safe.
     """
 
     def __init__(self, max_bytes: int | None = None):
-        self._max_bytes = max_bytes  # None: read E2C_MEMO_MB on first use, never at import
+        self._max_bytes = max_bytes  # None: read the settings on first use, never at import
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -126,9 +137,12 @@ class ArtifactMemo:
 
     @property
     def max_bytes(self) -> int:
-        """The bound in bytes (``E2C_MEMO_MB`` when not given; a bad value is a ``ValueError``)."""
+        """The bound in bytes (the ``memo_mb`` setting when not given; a malformed setting is a
+        ``ValueError`` naming it)."""
         if self._max_bytes is None:
-            self._max_bytes = memo_bytes_from_env()
+            from cache.settings import current
+
+            self._max_bytes = int(current().memo_mb * 2**20)
         return self._max_bytes
 
     @max_bytes.setter
@@ -172,23 +186,6 @@ class ArtifactMemo:
         )
 
 
-def memo_bytes_from_env() -> int:
-    """``E2C_MEMO_MB`` in bytes (default :data:`DEFAULT_MEMO_MB`); ``ValueError`` naming the
-    variable when it is not a number of MiB >= 0."""
-    text = os.environ.get(MEMO_ENV, "").strip()
-    if not text:
-        return DEFAULT_MEMO_MB * 2**20
-    try:
-        mb = float(text)
-    except ValueError:
-        mb = float("nan")
-    if not 0 <= mb < float("inf"):
-        raise ValueError(
-            f"{MEMO_ENV}={text!r}: expected a size in MiB, a number >= 0 (0 turns the memo off)"
-        )
-    return int(mb * 2**20)
-
-
 def _nbytes(artifact: Any) -> int:
     return int(artifact.nbytes)
 
@@ -199,25 +196,74 @@ MEMO = ArtifactMemo()
 
 # ------------------------------------------------------------------------------------------- store
 
-_default_store: tuple[tuple[str | None, ...], Any] | None = None
+_default_store: tuple[Settings, Store] | None = None
+_default_lock = threading.Lock()
 
 
 def default_store() -> Store:
-    """The store the environment names (re-made when ``E2C_CACHE_*`` or ``E2C_OFFLINE`` change)."""
-    global _default_store
-    env = tuple(os.environ.get(k) for k in ("E2C_CACHE_DIR", "E2C_CACHE_PATH", "E2C_OFFLINE"))
-    if _default_store is None or _default_store[0] != env:
-        from cache import Store
+    """The store the current settings name (:func:`cache.settings.current`, plus the bundles
+    ``diffops.load_cache`` added); made again when they change."""
+    from cache import Store
+    from cache.settings import current
 
-        _default_store = (env, Store())
-    return _default_store[1]
+    from .pdo_cache import loaded_bundles
+
+    global _default_store
+    settings = current()
+    extra = tuple(b for b in loaded_bundles() if b not in settings.cache_path)
+    if extra:
+        settings = dataclasses.replace(settings, cache_path=settings.cache_path + extra)
+    with _default_lock:
+        if _default_store is None or _default_store[0] != settings:
+            _default_store = (settings, Store(settings=settings))
+        return _default_store[1]
+
+
+def limits_of(settings: Settings) -> Any:
+    """The compiler's :class:`e2compile.budget.Limits` that ``settings`` name (the compiler's
+    defaults for a limit left unset)."""
+    from cache.settings import ENV
+    from e2compile import budget
+
+    default = budget.Limits()
+    return budget.Limits(
+        max_bytes=default.max_bytes
+        if settings.max_basis_mb is None
+        else int(settings.max_basis_mb * 2**20),
+        max_irreps=default.max_irreps if settings.max_irreps is None else settings.max_irreps,
+        how_bytes=f"{ENV['max_basis_mb']}=<MiB> or `e2c compile --max-size <MiB>`",
+        how_irreps=f"{ENV['max_irreps']}=<count>",
+    )
+
+
+@contextlib.contextmanager
+def compiler_limits(settings: Settings | None = None) -> Iterator[None]:
+    """Run the block under the compiler limits of ``settings`` (default: the current ones); also
+    usable as a decorator."""
+    from cache.settings import current
+    from e2compile import budget
+
+    with budget.limited(limits_of(current() if settings is None else settings)):
+        yield
+
+
+@contextlib.contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` the current ones inside the block: the default store, the memo bound (if
+    not read yet) and the compiler's limits follow them."""
+    from cache.settings import use
+
+    with use(settings), compiler_limits(settings):
+        yield settings
 
 
 def _compile(spec: BasisSpec) -> Any:
-    """Compile ``spec`` (a pair that admits no kernel gives an artifact with ``dim == 0``)."""
+    """Compile ``spec`` (a pair that admits no kernel gives an artifact with ``dim == 0``) under
+    the current settings' limits."""
     from e2compile import compiler
 
-    return compiler.compile(spec)
+    with compiler_limits():
+        return compiler.compile(spec)
 
 
 def load_basis(spec: BasisSpec, store: Store | None = None, recompute: bool = False) -> Any:

@@ -39,7 +39,14 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CheckpointMismatchError", "convert_e2cnn_state_dict", "convert_e2cnn_checkpoint"]
+from .bases import compiler_limits
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "convert_e2cnn_state_dict",
+    "convert_e2cnn_checkpoint",
+]
 
 #: relative least-squares residual above which a reference filter is "not in our basis"
 RESIDUAL_TOLERANCE = 1e-5
@@ -48,7 +55,12 @@ _BASIS_PREFIX = "_basisexpansion.block_expansion_"
 _LEARNED_SUFFIXES = ("weights", "weight", "bias", "running_mean", "running_var")
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointError(ValueError):
+    """The checkpoint cannot be converted: not a readable ``state_dict``, malformed, or holding
+    non-finite values. The message names the problem (and the tensor), not the file."""
+
+
+class CheckpointMismatchError(CheckpointError):
     """The checkpoint does not belong to a model of this architecture; names the first layer."""
 
     def __init__(self, layer: str, module: Any, reason: str):
@@ -98,8 +110,23 @@ def _reference_filter(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], us
     blocks = {}
     for key in sd:
         if key.startswith(start) and key.endswith(".sampled_basis"):
-            pair = ast.literal_eval(key[len(start) : -len(".sampled_basis")])
-            blocks[tuple(pair)] = _as64(sd[key])
+            pair = _representation_pair(key[len(start) : -len(".sampled_basis")])
+            basis = sd[key]
+            if pair is None:
+                raise CheckpointMismatchError(
+                    prefix,
+                    conv,
+                    f"malformed basis key {key!r}: expected "
+                    f"{start}('<in repr>', '<out repr>').sampled_basis",
+                )
+            if basis.dim() != 4 or 0 in basis.shape[1:]:
+                raise CheckpointMismatchError(
+                    prefix,
+                    conv,
+                    f"{key!r} has shape {tuple(basis.shape)}: expected a sampled basis "
+                    "(elements, out, in, samples)",
+                )
+            blocks[pair] = _as64(basis)
     if not blocks:
         raise CheckpointMismatchError(
             prefix,
@@ -154,6 +181,19 @@ def _reference_filter(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], us
             f"this layer's field types need {position}: different field types or kernel size",
         )
     return filt, in_ch, out_ch
+
+
+def _representation_pair(text: str) -> tuple[str, str] | None:
+    """``"('a', 'b')"`` → ``("a", "b")``; ``None`` for anything else."""
+    if len(text) > 10_000:
+        return None
+    try:
+        pair = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
+        return pair
+    return None
 
 
 def _convert_conv(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], used: set) -> dict:
@@ -224,11 +264,19 @@ def _convert_conv_bias(prefix: str, conv: Any, sd: Mapping[str, torch.Tensor], u
     expansion_key = _key(prefix, "bias_expansion")
     ref_bias = _as64(sd[bias_key]).reshape(-1)
     used.add(bias_key)
+    channels = conv.out_type.size
     if expansion_key in sd:
-        target = _as64(sd[expansion_key]) @ ref_bias
+        expansion = _as64(sd[expansion_key])
+        if expansion.shape != (channels, ref_bias.size):
+            raise CheckpointMismatchError(
+                prefix,
+                conv,
+                f"{expansion_key!r} has shape {expansion.shape}, expected "
+                f"{(channels, ref_bias.size)} ({channels} channels, {ref_bias.size} biases)",
+            )
+        target = expansion @ ref_bias
     else:
         target = ref_bias
-    channels = conv.out_type.size
     ours = np.zeros((channels, conv.bias.numel()))
     rows = conv._bias_rows.cpu().numpy()
     cols = conv._bias_cols.cpu().numpy()
@@ -473,6 +521,7 @@ def _handler(module: Any) -> Any:
     return _convert_generic
 
 
+@compiler_limits()  # our bases' specs are rebuilt: within the settings' limits
 def convert_e2cnn_state_dict(
     model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
 ) -> OrderedDict[str, torch.Tensor]:
@@ -489,6 +538,11 @@ def convert_e2cnn_state_dict(
     bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise TypeError(f"'state_dict' holds non-tensor values, e.g. at {bad[0]!r}")
+    for key, value in state_dict.items():
+        if (value.is_floating_point() or value.is_complex()) and not bool(
+            torch.isfinite(value).all()
+        ):
+            raise CheckpointError(f"tensor {key!r} holds NaN or infinite values")
     used: set[str] = set()
     reference = model.state_dict()
     converted: OrderedDict[str, torch.Tensor] = OrderedDict()
@@ -528,29 +582,68 @@ def convert_e2cnn_checkpoint(
 ) -> dict[str, Any]:
     """Read an e2cnn checkpoint file (a ``state_dict``, or a dict holding one under
     ``"state_dict"`` or ``"model"``), convert it for ``model``, load it into ``model`` (strict)
-    and save the converted ``state_dict`` to ``destination``. Returns a small report."""
-    loaded = torch.load(source, map_location="cpu", weights_only=True)
-    state_dict = loaded
-    if isinstance(loaded, Mapping) and not all(
-        isinstance(v, torch.Tensor) for v in loaded.values()
-    ):
-        for name in ("state_dict", "model"):
-            if isinstance(loaded.get(name), Mapping):
-                state_dict = loaded[name]
-                break
-        else:
-            raise CheckpointMismatchError(
-                "",
-                None,
-                f"{os.fspath(source)} is neither a state_dict nor a dict holding one "
-                "under 'state_dict' or 'model'",
-            )
+    and save the converted ``state_dict`` to ``destination``. Returns a small report.
+
+    The file is read with ``torch.load(weights_only=True)``: it never runs code. A file that is
+    not such a checkpoint raises :class:`CheckpointError`; a ``destination`` that cannot be
+    written raises ``OSError``, checked before anything is converted.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"'model' must be a torch.nn.Module, got {type(model).__name__}")
+    destination = _writable(destination)
+    state_dict = _read_state_dict(source)
     converted = convert_e2cnn_state_dict(model, state_dict)
     model.load_state_dict(converted)
-    torch.save(converted, destination)
+    try:
+        torch.save(converted, destination)
+    except (OSError, RuntimeError) as exc:
+        raise OSError(f"{destination}: cannot write the converted state_dict: {exc}") from None
     return {
         "source_tensors": len(state_dict),
         "converted_tensors": len(converted),
         "dropped_tensors": len(state_dict) - len(converted),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+def _writable(destination: str | os.PathLike[str]) -> Any:
+    """``destination`` as an absolute path, once a file can be created there (``OSError``
+    naming it otherwise)."""
+    from cache.files import prepare_output
+
+    try:
+        return prepare_output(destination)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(f"{os.fspath(destination)}: cannot write there: {reason}") from None
+
+
+def _read_state_dict(source: str | os.PathLike[str]) -> Mapping[str, torch.Tensor]:
+    """The ``state_dict`` a checkpoint file holds (:class:`CheckpointError` naming the problem)."""
+    try:
+        if os.path.getsize(source) == 0:
+            raise CheckpointError("the file is empty, not a checkpoint")
+        loaded = torch.load(source, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the file: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure: not a checkpoint we load
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"not a PyTorch checkpoint of tensors ({type(exc).__name__}: {first})"
+        ) from None
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(
+            f"the file holds a {type(loaded).__name__}, not a state_dict (a dict of tensors)"
+        )
+    if all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return loaded
+    for name in ("state_dict", "model"):
+        inner = loaded.get(name)
+        if isinstance(inner, Mapping) and all(isinstance(v, torch.Tensor) for v in inner.values()):
+            return inner
+    raise CheckpointError(
+        "the file holds neither a state_dict nor a dict holding one under 'state_dict' or "
+        "'model' (a dict of tensors)"
+    )

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cli
+from cache.settings import ENV
 from e2compile import budget, gspaces
 from e2compile.compiler import compile
 from e2compile.diffops.kind import pdo_spec
@@ -65,27 +66,54 @@ def test_limit_from_flag_and_environment(tmp_path):
     args = layer("fliprot2d", "-N", "16", "--in", "regular", "--out", "regular")
     args += ["--kernel-size", "31"]
     flag = e2c(tmp_path, *args, "--max-size", "100")
-    env = e2c(tmp_path, *args, env={budget.LIMIT_ENV: "100"})
+    env = e2c(tmp_path, *args, env={ENV["max_basis_mb"]: "100"})
     for result in (flag, env):
         assert result.exit_code == 2
         assert "646.1 MiB, above the limit of 100.0 MiB" in result.output
-    bad = e2c(tmp_path, *args, env={budget.LIMIT_ENV: "lots"})
-    assert bad.exit_code != 0 and budget.LIMIT_ENV in str(bad.output or bad.exception)
+    bad = e2c(tmp_path, *args, env={ENV["max_basis_mb"]: "lots"})
+    assert bad.exit_code == 2 and "E2C_MAX_BASIS_MB='lots'" in bad.output
     assert e2c(tmp_path, *args, "--max-size", "0").exit_code == 2  # click rejects it
 
 
-def test_library_refuses_with_the_estimate(monkeypatch):
+def test_library_refuses_with_the_estimate():
     gs = gspaces.FlipRot2dOnR2(8)
     spec = kernel_spec(gs, gs.regular_repr, gs.regular_repr, 9)
-    monkeypatch.setenv(budget.LIMIT_ENV, "0.5")
-    with pytest.raises(budget.BasisTooLargeError, match="above the limit of 512.0 KiB"):
-        compile(spec)
+    with budget.limited(budget.Limits(max_bytes=2**19)):
+        with pytest.raises(budget.BasisTooLargeError, match="above the limit of 512.0 KiB"):
+            compile(spec)
     t = nn.FieldType(gs, [gs.regular_repr])
     with pytest.raises(ValueError, match="refused before allocating"):
         nn.R2Conv(t, t, 1099511627777)
-    monkeypatch.setenv(budget.IRREPS_ENV, "3")
-    with pytest.raises(budget.BasisTooLargeError, match="7 irreps"):
-        budget.check_group("fliprot2d", 8)
+    with budget.limited(budget.Limits(max_irreps=3)):
+        with pytest.raises(budget.BasisTooLargeError, match="7 irreps") as info:
+            budget.check_group("fliprot2d", 8)
+    assert "Limits(max_irreps=" in str(info.value)  # says how to raise it here
+    with pytest.raises(ValueError, match="max_bytes"):
+        budget.Limits(max_bytes=0)
+
+
+def test_the_compiler_never_reads_the_environment_the_runtime_passes_its_limits(monkeypatch):
+    """The settings' limits reach the compiler through the runtime (issue 18): the compiler
+    alone keeps its defaults, a layer built by the runtime is refused or allowed by them."""
+    gs = gspaces.FlipRot2dOnR2(8)
+    monkeypatch.setenv(ENV["max_basis_mb"], "0.5")
+    assert budget.limit_bytes() == budget.DEFAULT_LIMIT_MB * 2**20
+    t = nn.FieldType(gs, [gs.regular_repr])
+    with pytest.raises(budget.BasisTooLargeError, match="E2C_MAX_BASIS_MB=<MiB>"):
+        nn.R2Conv(t, t, 9, recompute=True)
+    monkeypatch.setenv(ENV["max_irreps"], "3")
+    with pytest.raises(budget.BasisTooLargeError, match="E2C_MAX_IRREPS=<count>"):
+        nn.R2Conv(t, t, 3)
+    monkeypatch.delenv(ENV["max_basis_mb"])
+    monkeypatch.delenv(ENV["max_irreps"])
+    # a limit raised above the default lets the runtime build what the default refuses
+    with pytest.raises(budget.BasisTooLargeError):
+        budget.check_group("rot2d", 50000)  # 25001 irreps
+    monkeypatch.setenv(ENV["max_irreps"], "40000")
+    from runtime.bases import compiler_limits
+
+    with compiler_limits():
+        budget.check_group("rot2d", 50000)
 
 
 @given(
@@ -178,7 +206,7 @@ def test_d16_k9_pdo_compiles_in_bounded_memory(tmp_path):
     """The D16 regular k=9 PDO layer was a 0.9 GiB dense artifact (2.2 GB peak RSS, refused at
     the default limit); compact, its artifact is about 4 MiB and the process stays small."""
     env = dict(os.environ, E2C_CACHE_DIR=str(tmp_path), PYTHONPATH=str(REPO))
-    env.pop(budget.LIMIT_ENV, None)
+    env.pop(ENV["max_basis_mb"], None)
     cmd = [sys.executable, "-m", "cli", "compile", "--gspace", "fliprot2d", "-N", "16"]
     cmd += ["--in", "regular", "--out", "regular", "--kernel-size", "9", "--kind", "pdo", "--json"]
     peak, result = _peak_rss_of(cmd, env)
@@ -187,3 +215,10 @@ def test_d16_k9_pdo_compiles_in_bounded_memory(tmp_path):
     size = artifact.stat().st_size
     assert size < 16 * 2**20
     assert peak < 3 * size + 400 * 2**20, (peak, size)
+
+
+def test_huge_ring_radius_is_refused_with_a_short_size(tmp_path):
+    args = layer("rot2d", "-N", "4", "--in", "regular", "--out", "regular")
+    result = e2c(tmp_path, *args, "--kernel-size", "5", "--rings", "0,1,1e300")
+    assert result.exit_code == 2 and "refused before allocating" in result.output
+    assert max(len(word) for word in result.output.split()) < 40, result.output

@@ -243,3 +243,97 @@ def test_induced_norm_checkpoint_keys_name_the_field_kind():
     sd = {k: v for k, v in data["state_dict"].items() if not k.startswith("1.(4, 1)")}
     with pytest.raises(CheckpointMismatchError, match=r"layer '1' \(InducedNormBatchNorm\)"):
         convert_e2cnn_state_dict(build("C8-induced", gspaces, nn), sd)
+
+
+def _bad_checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Files that are not convertible checkpoints, and what the one-line error must say."""
+    good = _fixture("Flip")["state_dict"]
+    basis = next(k for k in good if k.endswith(".sampled_basis"))
+    out: dict[str, tuple[Path, str]] = {}
+
+    def save(name: str, value, message: str) -> None:
+        path = tmp_path / f"{name}.pt"
+        torch.save(value, path)
+        out[name] = (path, message)
+
+    (tmp_path / "text.pt").write_text("hello, not a checkpoint\n")
+    out["text"] = (tmp_path / "text.pt", "not a PyTorch checkpoint")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    out["empty"] = (tmp_path / "empty.pt", "the file is empty")
+    save("list", [1, 2], "holds a list, not a state_dict")
+    save("tensor", torch.zeros(3), "holds a Tensor, not a state_dict")
+    sd = dict(good)
+    sd[basis.replace("block_expansion_", "block_expansion_(oops")] = sd.pop(basis)
+    save("badkey", sd, "malformed basis key")
+    save("emptybasis", {**good, basis: torch.zeros(0)}, "has shape (0,)")
+    for name, value in (("nan", float("nan")), ("inf", float("inf"))):
+        weights = good["0.weights"].clone()
+        weights[0] = value
+        save(name, {**good, "0.weights": weights}, "tensor '0.weights' holds NaN or infinite")
+    (tmp_path / "evil.pt").write_bytes(
+        b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
+    )
+    out["evil"] = (tmp_path / "evil.pt", "not a PyTorch checkpoint")
+    return out
+
+
+CASES = ["text", "empty", "list", "tensor", "badkey", "emptybasis", "nan", "inf", "evil"]
+
+
+@pytest.fixture
+def builder(tmp_path) -> Path:
+    path = tmp_path / "model.py"
+    path.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from e2cnn_checkpoint_models import build\n"
+        "from e2compile import gspaces\n"
+        "from runtime import nn\n\n"
+        "def build_model():\n"
+        "    return build('Flip', gspaces, nn)\n\n"
+        "def build_int():\n"
+        "    return 3\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_e2c_convert_refuses_bad_checkpoints_in_one_line(tmp_path, builder, case):
+    from cli import main
+
+    path, message = _bad_checkpoints(tmp_path)[case]
+    out = tmp_path / "out.pt"
+    result = CliRunner().invoke(
+        main, ["convert-e2cnn", f"{builder}:build_model", str(path), "-o", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: "), result.output
+    assert message in lines[0]
+    assert not out.exists() and not (tmp_path / "pwned").exists()
+
+
+def test_e2c_convert_refuses_a_bad_builder_or_output_in_one_line(tmp_path, builder):
+    from cli import main
+
+    source = str(DATA / "Flip.pt")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args, message in (
+        ([f"{builder}:build_int", source, "-o", str(tmp_path / "o.pt")], "not a torch.nn.Module"),
+        ([f"{builder}:build_model", source, "-o", str(blocker / "o.pt")], "cannot write there"),
+    ):
+        result = CliRunner().invoke(main, ["convert-e2cnn", *args])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_library_names_non_finite_tensors():
+    from runtime.checkpoints import CheckpointError
+
+    sd = dict(_fixture("Flip")["state_dict"])
+    sd["0.bias"] = torch.full_like(sd["0.bias"], float("nan"))
+    with pytest.raises(CheckpointError, match="'0.bias' holds NaN"):
+        convert_e2cnn_state_dict(build("Flip", gspaces, nn), sd)

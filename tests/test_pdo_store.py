@@ -139,6 +139,7 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
     # a second process with an empty store, offline: it only has the bundle
     second = _python(
         f"""
+        import runtime
         from e2compile import diffops
         print('loaded', diffops.load_cache({str(bundle)!r}))
         """
@@ -149,16 +150,66 @@ def test_store_cache_and_load_cache_round_trip_across_processes(tmp_path):
     assert "loaded 1" in second.stdout
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[1]
     missing = _python(
-        "from e2compile import diffops\ndiffops.load_cache('nope.h5')", _env(tmp_path / "c"),
-        tmp_path,
+        "import runtime\nfrom e2compile import diffops\ndiffops.load_cache('nope.h5')",
+        _env(tmp_path / "c"), tmp_path,
     )  # fmt: skip
     assert missing.returncode != 0 and "path: no PDO cache bundle" in missing.stderr
     (tmp_path / "foreign.h5").write_bytes(b"not hdf5")
     foreign = _python(
-        "from e2compile import diffops\ndiffops.load_cache('foreign.h5')", _env(tmp_path / "c"),
-        tmp_path,
+        "import runtime\nfrom e2compile import diffops\ndiffops.load_cache('foreign.h5')",
+        _env(tmp_path / "c"), tmp_path,
     )  # fmt: skip
     assert foreign.returncode != 0 and "not a readable e2compile bundle" in foreign.stderr
+
+
+def test_e2compile_reaches_the_store_only_through_the_runtime(tmp_path):
+    """e2compile imports neither cache nor runtime (issue 18): the runtime provides
+    store_cache/load_cache when imported; before that, nothing can have been built through the
+    store (store_cache writes nothing) and load_cache records the bundle for the runtime's store,
+    which checks it when made (as the reference's own test_cache needs)."""
+    from test_cache_record import make_record
+
+    from cache import write_bundle
+
+    good, foreign = tmp_path / "good.h5", tmp_path / "foreign.h5"
+    write_bundle(good, [(make_record(3), None)])
+    foreign.write_bytes(b"not hdf5")
+    code = f"""
+        import sys, warnings
+        from e2compile import diffops
+        print('stored', diffops.store_cache())
+        try:
+            diffops.load_cache('missing.h5')
+        except FileNotFoundError as exc:
+            print('ERR', exc)
+        print('loaded', diffops.load_cache({str(good)!r}), diffops.load_cache({str(foreign)!r}))
+        print('cache' in sys.modules, 'runtime' in sys.modules)
+        from runtime.bases import default_store
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            store = default_store()
+        print('layers', [layer.location for layer in store.layers])
+        print('warned', [str(w.message) for w in caught])
+        print('found', store.get({make_record(3).key!r}) is not None)
+    """
+    run = _python(code, _env(tmp_path / "s"), tmp_path)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "stored None" in out and "ERR path: no PDO cache bundle" in out
+    assert "loaded None None" in out and "False False" in out
+    assert f"layers [{str(good)!r}, {str(foreign)!r}]" in out
+    assert "foreign.h5" in out.split("warned", 1)[1] and "found True" in out
+    import ast
+
+    for path in (REPO / "e2compile").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("cache", "runtime") for n in names), path
 
 
 def test_layer_cache_flag_uses_a_bundle_in_the_store_root(tmp_path):
@@ -173,9 +224,11 @@ def test_layer_cache_flag_uses_a_bundle_in_the_store_root(tmp_path):
         bundle = Path(os.environ["E2C_CACHE_DIR"]) / "diffops-cache.h5"
         print("stored", bundle.is_file())
         nn.R2Diffop(t, t, kernel_size=3, cache=True)
-        print("layers", os.environ["E2C_CACHE_PATH"] == str(bundle.absolute()))
+        from runtime.bases import default_store
+        layers = [layer.location for layer in default_store().layers]
+        print("layers", layers == [str(bundle.absolute())], "E2C_CACHE_PATH" in os.environ)
     """
     run = _python(code, _env(tmp_path / "store"), tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "stored True" in run.stdout and "layers True" in run.stdout
+    assert "stored True" in run.stdout and "layers True False" in run.stdout
     assert not (tmp_path / ".e2cnn_cache").exists()  # nothing relative to the working directory

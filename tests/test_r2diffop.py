@@ -215,3 +215,12 @@ def test_dilation_stride_and_even_kernels_keep_equivariance(kwargs):
     layer = nn.R2Diffop(in_type, out_type, **kwargs)
     size = 12 if layer.kernel_size % 2 == 0 else 11
     assert_equivariant(layer, atol=1e-5 * _scale(layer), rtol=1e-5, spatial=size)
+
+
+@pytest.mark.parametrize("smoothing", [1e-100, 1e-300, 5e-324])
+@pytest.mark.parametrize("kernel_size", [3, 5, 7])
+def test_a_vanishing_smoothing_is_a_value_error_naming_it(smoothing, kernel_size):
+    gs = gspaces.Rot2dOnR2(4)
+    t = nn.FieldType(gs, [gs.regular_repr])
+    with pytest.raises(ValueError, match=f"smoothing={smoothing!r} is too small"):
+        nn.R2Diffop(t, t, kernel_size=kernel_size, smoothing=smoothing, recompute=True)

@@ -139,3 +139,13 @@ def test_tile_is_an_immutable_value():
     tile = irrep_tiles(artifact_of(s, s.trivial_repr, s.trivial_repr, k=3))[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         tile.title = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["x.txt", "x", "x.pdf"])
+def test_png_names_a_png_file_not_a_matplotlib_traceback(tmp_path, name):
+    root = tmp_path / "root"
+    key = compiled_key(root, "--in", "trivial", "--out", "regular", "--kernel-size", "3")
+    result = e2c(root, "show", key, "--png", str(tmp_path / name))
+    assert result.exit_code == 2 and "expected a file name ending in .png" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / name).exists()

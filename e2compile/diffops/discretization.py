@@ -248,6 +248,7 @@ def _gaussian_derivative_1d(order: int, x: np.ndarray, sigma: float) -> np.ndarr
     """``d^order/dx^order`` of the normalised 1-D Gaussian of standard deviation ``sigma``."""
     from numpy.polynomial import hermite_e
 
+    sigma = np.float64(sigma)  # overflow gives inf (checked by the caller), never an exception
     u = x / sigma
     g = np.exp(-0.5 * u * u) / (math.sqrt(2 * math.pi) * sigma)
     coefficients = np.zeros(order + 1)
@@ -259,9 +260,15 @@ def _gauss(order: int, points: np.ndarray, sigma: float, indices: Sequence[int])
     # w(p) = (D G)(-p): the correlation stencil of the convolution with D G
     x, y = -points[0], -points[1]
     out = np.empty((len(indices), points.shape[1]))
-    for row, i in enumerate(indices):
-        gx, gy = _gaussian_derivative_1d(order - i, x, sigma), _gaussian_derivative_1d(i, y, sigma)
-        out[row] = gx * gy
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for row, i in enumerate(indices):
+            gx = _gaussian_derivative_1d(order - i, x, sigma)
+            out[row] = gx * _gaussian_derivative_1d(i, y, sigma)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"smoothing={sigma!r} is too small: the Gaussian's derivatives of order {order} "
+            "overflow float64 on the grid; use a larger smoothing (about 0.5 to 2 pixels)"
+        )
     return out
 
 

@@ -353,6 +353,7 @@ class BlocksBasisExpansion(BasisExpansion):
     no basis and can not run.
     """
 
+    @_bases.compiler_limits()  # specs are checked (bases compiled) within the settings' limits
     def __init__(
         self,
         in_type: Any,

@@ -92,7 +92,7 @@ class R2Diffop(_PlainConvBase):
         self.accuracy = accuracy
         method = "rbffd" if rbffd else ("gauss" if smoothing is not None else "fd")
         if cache in (True, "load"):
-            from e2compile.diffops import load_cache
+            from runtime.pdo_cache import load_cache
 
             try:
                 load_cache()
@@ -121,7 +121,7 @@ class R2Diffop(_PlainConvBase):
             phi=radial_basis_function,
         )
         if cache in (True, "store") and not self._basisexpansion.dry_run:
-            from e2compile.diffops import store_cache
+            from runtime.pdo_cache import store_cache
 
             store_cache()
 

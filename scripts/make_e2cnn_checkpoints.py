@@ -1,4 +1,4 @@
-"""Generate the e2cnn 0.2.3 checkpoint fixtures of ``tests/test_checkpoint_conversion.py``.
+"""Generate the e2cnn 0.2.3 checkpoint fixtures of ``tests/runtime/test_checkpoint_conversion.py``.
 
 Run once, in our environment; the reference runs in its own (``.venv-e2cnn``, made by
 ``bash scripts/setup_reference_env.sh``) through ``benchmarks/reference.py``::

@@ -1,6 +1,6 @@
 """Generate ``tests/data/e2cnn_disentangle.json``: e2cnn 0.2.3's ``disentangle`` of restricted
 regular representations (number, size and irreps of the blocks), for
-``tests/test_dropin_api.py``. Run once in our environment (the reference runs in
+``tests/runtime/test_dropin_api.py``. Run once in our environment (the reference runs in
 ``.venv-e2cnn`` through ``benchmarks/reference.py``)::
 
     .venv/bin/python scripts/make_e2cnn_disentangle.py

@@ -2,7 +2,7 @@
 
 Module-level classes and functions only: spawned processes import this module by name (pytest
 puts ``tests/`` on ``sys.path`` and ``spawn`` passes ``sys.path`` to its children). Used by
-``tests/test_cluster.py`` and as an ``e2c compile tests/cluster_model.py:build_model`` target.
+``tests/cli/test_cluster.py`` and as an ``e2c compile tests/cluster_model.py:build_model`` target.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The test suite (a package, so that its folders may mirror the project's packages)."""

@@ -1,0 +1,1 @@
+"""Tests of the `e2c` command line (`cli.py`)."""

@@ -2,7 +2,8 @@
 
 ``build(family, gspaces, nn)`` takes the ``gspaces`` and ``nn`` modules of either e2cnn 0.2.3 or
 ours (``e2compile.gspaces``, ``runtime.nn``), so that ``scripts/make_e2cnn_checkpoints.py`` (run in
-the reference environment) and ``tests/runtime/test_checkpoint_conversion.py`` build the same architecture.
+the reference environment) and ``tests/runtime/test_checkpoint_conversion.py`` build the same
+architecture.
 Field types mix representations and interleave them, so the conversion of the weight layout is
 exercised on non-contiguous fields, and every model has R2Conv, R2ConvTransposed and batch norms
 (InnerBatchNorm, NormBatchNorm). The ``*-gnorm`` and ``*-induced`` families hold the batch norms

@@ -376,6 +376,9 @@ def directsum(
         cob = extra @ cob
         cob_inv = cob_inv @ extra_inv
     nonlin = frozenset.intersection(*[r.supported_nonlinearities for r in reprs])
+    if len(reprs) > 1:
+        # a vector-field non-linearity acts on one regular field, never on a sum of them
+        nonlin -= {"vectorfield"}
     return Representation(group, name, irreps, cob, nonlin, change_of_basis_inv=cob_inv)
 
 

@@ -278,9 +278,10 @@ def test_directsum_is_block_diagonal(data: st.DataObject) -> None:
     s = directsum(reps)
     assert s.size == sum(r.size for r in reps)
     assert s.name == "_".join(f"[{r.name}]" for r in reps)
-    assert s.supported_nonlinearities == frozenset.intersection(
-        *[r.supported_nonlinearities for r in reps]
-    )
+    shared = frozenset.intersection(*[r.supported_nonlinearities for r in reps])
+    if len(reps) > 1:
+        shared -= {"vectorfield"}
+    assert s.supported_nonlinearities == shared
     g = data.draw(st.sampled_from(list(G.testing_elements)))
     blocks = [r(g) for r in reps]
     expected = np.zeros((s.size, s.size))
@@ -292,6 +293,14 @@ def test_directsum_is_block_diagonal(data: st.DataObject) -> None:
     assert_orthogonal_homomorphism(s, limit=20)
     if len(reps) == 2:
         assert reps[0] + reps[1] == s
+
+
+def test_a_sum_of_regular_fields_is_not_one_vector_field() -> None:
+    regular = cyclic_group(8).regular_representation
+    assert "vectorfield" in directsum([regular]).supported_nonlinearities
+    twice = directsum([regular, regular])
+    assert "vectorfield" not in twice.supported_nonlinearities
+    assert "pointwise" in twice.supported_nonlinearities
 
 
 def test_directsum_errors() -> None:

@@ -1,4 +1,4 @@
-"""The documentation holds together: a short README, and no link or path mention that leads nowhere."""
+"""The documentation holds together: a short README, and no link or path that leads nowhere."""
 
 from __future__ import annotations
 

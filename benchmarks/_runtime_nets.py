@@ -9,6 +9,7 @@ channels per field). The plain-torch equivalent has the same layers as ``torch.n
 
 from __future__ import annotations
 
+import datetime
 import platform
 import re
 import statistics
@@ -24,7 +25,7 @@ if str(ROOT) not in sys.path:
 WIDTHS = (16, 16, 32, 32, 64, 64)
 SPACES = {"D8": ("FlipRot2dOnR2", 8), "C16": ("Rot2dOnR2", 16)}
 GROUP_ORDERS = {"D8": 16, "C16": 16}  # channels of a regular field
-REPORT = ROOT / "docs" / "benchmarks_runtime.md"
+REPORT = ROOT / "docs" / "benchmarks.md"
 
 
 def gspace(name: str):
@@ -86,14 +87,15 @@ def machine() -> str:
 
 
 def update_report(section: str, text: str, path: Path = REPORT) -> None:
-    """Replace (or append) the section ``section`` of the report with ``text``."""
+    """Replace (or append) the section ``section`` of the report with ``text`` and today's date."""
     begin, end = f"<!-- begin {section} -->", f"<!-- end {section} -->"
-    block = f"{begin}\n{text.rstrip()}\n{end}\n"
+    today = datetime.date.today().isoformat()
+    block = f"{begin}\n{text.rstrip()}\n\nWritten by the script on {today}.\n{end}\n"
     if path.exists():
         content = path.read_text(encoding="utf-8")
     else:
         content = (
-            "# Runtime benchmarks\n\nWritten by `benchmarks/instantiate.py` and "
+            "# Benchmarks\n\nWritten by `benchmarks/instantiate.py` and "
             "`benchmarks/train_step.py` (each rewrites its own section).\n\n"
         )
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)

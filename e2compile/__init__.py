@@ -1,7 +1,7 @@
-"""e2compile: the ahead-of-time compiler of E(2)-steerable kernel bases.
+"""e2compile: the ahead-of-time compiler of E(2)-steerable kernel and PDO bases.
 
-Public subpackages mirror the reference library: ``group``, ``gspaces``, ``kernels`` (and, later,
-``diffops``). They are imported lazily so that ``import e2compile`` stays cheap.
+Public subpackages mirror the reference library: ``group``, ``gspaces``, ``kernels`` and
+``diffops``. They are imported lazily so that ``import e2compile`` stays cheap.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Regenerate the README figures under ``docs/figures/`` with the ``e2c`` command line.
+"""Regenerate the figures of docs/check_show.md (``docs/figures/``) with ``e2c``.
 
     python scripts/make_figures.py
 

@@ -1,7 +1,8 @@
 """A small C4-steerable classifier and the rank body of the DistributedDataParallel test.
 
-Module-level classes and functions only: spawned processes import this module by name (pytest
-puts ``tests/`` on ``sys.path`` and ``spawn`` passes ``sys.path`` to its children). Used by
+Module-level classes and functions only: spawned processes import this module by name
+(``tests.cluster_model``: pytest puts the repository root on ``sys.path`` and ``spawn`` passes
+``sys.path`` to its children). Used by
 ``tests/cli/test_cluster.py`` and as an ``e2c compile tests/cluster_model.py:build_model`` target.
 """
 

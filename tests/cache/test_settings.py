@@ -108,8 +108,8 @@ def _builder(tmp_path: Path) -> Path:
     path = tmp_path / "model.py"
     path.write_text(
         "import sys\n"
-        f"sys.path.insert(0, {str(TESTS)!r})\n"
-        "from e2cnn_checkpoint_models import build\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from tests.e2cnn_checkpoint_models import build\n"
         "from e2compile import gspaces\n"
         "from runtime import nn\n\n"
         "def build_model():\n"

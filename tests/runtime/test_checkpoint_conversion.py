@@ -96,8 +96,8 @@ def test_e2c_convert_command(tmp_path):
     builder = tmp_path / "model.py"
     builder.write_text(
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
-        "from e2cnn_checkpoint_models import build\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from tests.e2cnn_checkpoint_models import build\n"
         "from e2compile import gspaces\n"
         "from runtime import nn\n\n"
         "def build_model():\n"
@@ -285,8 +285,8 @@ def builder(tmp_path) -> Path:
     path = tmp_path / "model.py"
     path.write_text(
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
-        "from e2cnn_checkpoint_models import build\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from tests.e2cnn_checkpoint_models import build\n"
         "from e2compile import gspaces\n"
         "from runtime import nn\n\n"
         "def build_model():\n"

@@ -471,7 +471,8 @@ def test_spawned_worker_runs_a_pickled_model():
     expected = module(nn.GeometricTensor(x.tensor.clone(), x.type)).tensor
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
-        out = pool.apply(_apply_in_child, (pickle.dumps((module, x)),))
+        # a child that cannot unpickle its task would leave pool.apply waiting forever
+        out = pool.apply_async(_apply_in_child, (pickle.dumps((module, x)),)).get(timeout=300)
     torch.testing.assert_close(torch.tensor(out), expected)
 
 

@@ -14,7 +14,7 @@ CONFTEST = Path(__file__).with_name("conftest.py")
 
 def test_the_marker_knows_exactly_the_optional_extras_of_pyproject():
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
-    from conftest import EXTRAS
+    from tests.conftest import EXTRAS
 
     pyproject = tomllib.loads((CONFTEST.parents[1] / "pyproject.toml").read_text())
     extras = set(pyproject["project"]["optional-dependencies"]) - {"test"}

@@ -14,6 +14,7 @@ from .induced import (
     InducedNormPool,
 )
 from .invariant import GroupPooling, NormPool
+from .linear import Linear
 from .max_pool_channels import MaxPoolChannels
 from .misc import (
     DisentangleModule,
@@ -73,4 +74,5 @@ __all__ = [
     "InducedNormPool",
     "InducedNormBatchNorm",
     "GNormBatchNorm",
+    "Linear",
 ]

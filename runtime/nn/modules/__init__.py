@@ -6,6 +6,7 @@ from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
+from .iid_batchnorm import IIDBatchNorm1d, IIDBatchNorm2d
 from .induced import (
     GNormBatchNorm,
     InducedGatedNonLinearity1,
@@ -31,6 +32,7 @@ from .pooling import (
     PointwiseAvgPool,
     PointwiseMaxPool,
 )
+from .tensor_product import TensorProductModule
 from .upsampling import R2Upsampling
 from .vectorfield import GatedNonLinearity2, VectorFieldNonLinearity
 
@@ -75,4 +77,7 @@ __all__ = [
     "InducedNormBatchNorm",
     "GNormBatchNorm",
     "Linear",
+    "IIDBatchNorm1d",
+    "IIDBatchNorm2d",
+    "TensorProductModule",
 ]

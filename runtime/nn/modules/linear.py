@@ -59,9 +59,12 @@ class Linear(ExpandedCache, EquivariantModule):
         initialize: draw the weights with the generalized He initialisation.
 
     The matrix is ``sum_k weights[k] * basis[k]`` over escnn's basis of equivariant matrices (see
-    :class:`~runtime.nn.modules.intertwiners.IntertwinerExpansion`), with escnn's weight layout, so
-    an escnn checkpoint's ``weights`` and ``bias`` load as they are. In eval mode the matrix and
-    the expanded bias are cached (rebuilt when a parameter changes).
+    :class:`~runtime.nn.modules.intertwiners.IntertwinerExpansion`), with escnn's weight layout:
+    the same elements in the same order. The identity maps of D_N/O(2) irreps are ``+I`` here,
+    while escnn's (from numerically computed Clebsch–Gordan coefficients) are sometimes ``-I``,
+    so an escnn checkpoint's weights on those elements change sign (see
+    ``benchmarks/parity_escnn_linear.py``); C_N/SO(2) weights and the bias load as they are. In
+    eval mode the matrix and the expanded bias are cached (rebuilt when a parameter changes).
     """
 
     def __init__(

@@ -13,6 +13,12 @@ from .cyclic import CyclicGroup, cyclic_group, trivial_group
 from .dihedral import DihedralGroup, dihedral_group
 from .from_matrices import build_from_discrete_group_representation
 from .group import Group
+from .intertwiners import (
+    IntertwinerBasis,
+    endomorphism_basis,
+    intertwiner_basis,
+    tensor_product,
+)
 from .representation import (
     IrreducibleRepresentation,
     Representation,
@@ -42,4 +48,8 @@ __all__ = [
     "psi",
     "chi",
     "psichi",
+    "IntertwinerBasis",
+    "endomorphism_basis",
+    "intertwiner_basis",
+    "tensor_product",
 ]

@@ -348,7 +348,8 @@ class FieldType:
         return apply_fiber(self, input, element)
 
     def transform(self, input: torch.Tensor, element: Any) -> torch.Tensor:
-        """Transform ``input`` (``B x size x H x W``) by ``element``: channels and grid.
+        """Transform ``input`` (``B x size x H x W``) by ``element``: channels and grid (on a
+        gspace with no base space, ``no_base_space(G)``, the channels of any ``(B, size, ...)``).
 
         Multiples of 90 degrees and axis flips move the grid exactly (``rot90``/``flip``); other
         angles resample it (order-2 spline interpolation around the grid centre, same size,
@@ -356,6 +357,8 @@ class FieldType:
         device in torch (no numpy round trip) and keeps the autograd graph.
         """
         self._check_tensor(input, "input")
+        if getattr(self._gspace, "dimensionality", 2) == 0:  # no base space: fibers only
+            return apply_fiber(self, input, element)
         if input.dim() != 4:
             raise ArgumentError(
                 f"FieldType.transform: 'input' must have shape (B, C, H, W), got "

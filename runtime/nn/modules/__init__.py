@@ -6,6 +6,7 @@ from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
+from .iid_batchnorm import IIDBatchNorm1d, IIDBatchNorm2d
 from .induced import (
     GNormBatchNorm,
     InducedGatedNonLinearity1,
@@ -14,6 +15,7 @@ from .induced import (
     InducedNormPool,
 )
 from .invariant import GroupPooling, NormPool
+from .linear import Linear
 from .max_pool_channels import MaxPoolChannels
 from .misc import (
     DisentangleModule,
@@ -30,6 +32,7 @@ from .pooling import (
     PointwiseAvgPool,
     PointwiseMaxPool,
 )
+from .tensor_product import TensorProductModule
 from .upsampling import R2Upsampling
 from .vectorfield import GatedNonLinearity2, VectorFieldNonLinearity
 
@@ -73,4 +76,8 @@ __all__ = [
     "InducedNormPool",
     "InducedNormBatchNorm",
     "GNormBatchNorm",
+    "Linear",
+    "IIDBatchNorm1d",
+    "IIDBatchNorm2d",
+    "TensorProductModule",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .artifact import COMPILER_VERSION
-from .group.spectral import copies, irrep_ids, spectral_representation
+from .group.spectral import copies, spectral_representation
 from .kinds import BasisKind, KindOptions
 from .specs import BasisSpec, gspace_fields
 
@@ -128,8 +128,10 @@ def grid_spec(
     regular = subgroup_id is None
     sub = group.subgroup_trivial_id if regular else subgroup_id
     rho = spectral_representation(group, sub, irreps, None, regular)
-    rho_out = rho if out_irreps is None else spectral_representation(
-        group, sub, out_irreps, None, regular
+    rho_out = (
+        rho
+        if out_irreps is None
+        else spectral_representation(group, sub, out_irreps, None, regular)
     )
     if isinstance(grid, (str, bytes)) or not hasattr(grid, "__iter__"):
         raise TypeError(f"grid must be a list of group elements, got {type(grid).__name__}")

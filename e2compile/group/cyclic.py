@@ -144,7 +144,7 @@ class CyclicGroup(FiniteRotationGroup):
                 raise ValueError(f"N: a regular grid of {self.name} needs N dividing {self.N}")
             return [i * (self.N // N) for i in range(N)]
         if type == "rand":
-            return [int(np.random.randint(0, self.N)) for _ in range(N)]
+            return [int(np.random.randint(0, self.N)) for _ in range(N)]  # noqa: NPY002 - escnn
         raise ValueError(f'type: grid type "{type}" not recognized (regular, rand)')
 
     def bl_irreps(self, L: int) -> list[tuple[int]]:

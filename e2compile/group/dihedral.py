@@ -109,8 +109,8 @@ class DihedralGroup(FiniteRotationGroup):
         if type == "rand":
             out = []
             for _ in range(N):
-                f = int(np.random.randint(0, 2))
-                out.append((f, int(np.random.randint(0, self.N))))
+                f = int(np.random.randint(0, 2))  # noqa: NPY002 - escnn's draws
+                out.append((f, int(np.random.randint(0, self.N))))  # noqa: NPY002
             return out
         raise ValueError(f'type: grid type "{type}" not recognized (regular, rand)')
 

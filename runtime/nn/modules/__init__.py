@@ -6,6 +6,7 @@ from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
+from .fourier import FourierELU, FourierPointwise, QuotientFourierELU, QuotientFourierPointwise
 from .induced import (
     GNormBatchNorm,
     InducedGatedNonLinearity1,
@@ -73,4 +74,8 @@ __all__ = [
     "InducedNormPool",
     "InducedNormBatchNorm",
     "GNormBatchNorm",
+    "FourierPointwise",
+    "FourierELU",
+    "QuotientFourierPointwise",
+    "QuotientFourierELU",
 ]

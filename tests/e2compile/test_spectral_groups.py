@@ -41,10 +41,12 @@ def test_random_grids_draw_as_escnn_does():
         expected.append((int(f), rng.random() * TWO_PI))
     assert o2_group().grid(4, "rand", seed=5) == expected
     assert o2_group().grid(4, type="rand", seed=np.random.RandomState(5)) == expected
-    np.random.seed(3)  # C_N/D_N draw from numpy's global state, as escnn's G.sample() does
-    expected_c = [int(np.random.randint(0, 7)) for _ in range(5)]
-    expected_d = [(int(np.random.randint(0, 2)), int(np.random.randint(0, 7))) for _ in range(2)]
-    np.random.seed(3)
+    # C_N/D_N draw from numpy's global state, as escnn's G.sample() does
+    np.random.seed(3)  # noqa: NPY002
+    expected_c = [int(np.random.randint(0, 7)) for _ in range(5)]  # noqa: NPY002
+    expected_d = [(int(np.random.randint(0, 2)), int(np.random.randint(0, 7)))  # noqa: NPY002
+                  for _ in range(2)]  # fmt: skip
+    np.random.seed(3)  # noqa: NPY002
     assert cyclic_group(7).grid("rand", 5) == expected_c
     assert dihedral_group(7).grid("rand", 2) == expected_d
 
@@ -70,7 +72,8 @@ def test_bad_grid_and_band_limit_arguments_are_named(call, error):
 # ----------------------------------------------------------------------------- band limits
 def test_band_limited_irreps_and_regular_representations():
     assert cyclic_group(8).bl_irreps(2) == [(0,), (1,), (2,)]
-    assert dihedral_group(8).bl_irreps(4) == [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (0, 4)]
+    d8 = [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (0, 4)]
+    assert dihedral_group(8).bl_irreps(4) == d8
     assert dihedral_group(7).bl_irreps(3) == [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3)]
     assert so2_group().bl_irreps(2) == [(0,), (1,), (2,)]
     assert o2_group().bl_irreps(1) == [(0, 0), (1, 0), (1, 1)]

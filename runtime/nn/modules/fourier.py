@@ -87,7 +87,7 @@ class _FourierBase(EquivariantModule):
             raise ArgumentError(f"{who}: 'channels' must be a positive int, got {channels!r}")
         require_choice(function, _FUNCTIONS, who, "function")
         G = gspace.fibergroup
-        quotient = subgroup_id is not None
+        self.subgroup_id = subgroup_id
         self.space = gspace
         self.rho = self._representation(G, subgroup_id, irreps, "irreps")
         self.rho_out = (
@@ -112,16 +112,15 @@ class _FourierBase(EquivariantModule):
         try:
             spec = grid_spec(
                 gspace,
-                self._ids(G, irreps),
+                list(irreps),
                 grid,
-                None if out_irreps is None else self._ids(G, out_irreps),
+                None if out_irreps is None else list(out_irreps),
                 subgroup_id,
                 bool(normalize),
             )
         except (TypeError, ValueError) as exc:
             raise ArgumentError(f"{who}: {exc}") from None
         self.grid = [G._check(g) for g in grid]
-        self.subgroup_id = subgroup_id if quotient else None
         self._channels = channels
         self._function = function
         self._inplace = bool(inplace)
@@ -136,21 +135,20 @@ class _FourierBase(EquivariantModule):
         self.register_derived_buffer("Ainv", artifact.Ainv)
 
     def _representation(self, G: Any, subgroup_id: Any, irreps: Any, argname: str) -> Any:
-        try:
-            if subgroup_id is None:
-                return G.spectral_regular_representation(*self._ids(G, irreps))
-            return G.spectral_quotient_representation(subgroup_id, *self._ids(G, irreps))
-        except (TypeError, ValueError) as exc:
-            raise ArgumentError(f"{type(self).__name__}: '{argname}': {exc}") from None
-
-    @staticmethod
-    def _ids(G: Any, irreps: Any) -> list:
+        who = type(self).__name__
         if isinstance(irreps, (str, bytes)) or not isinstance(irreps, Sequence):
             raise ArgumentTypeError(
-                f"'irreps' must be a list of irrep ids (e.g. {G.name}.bl_irreps(L)), got "
-                f"{type(irreps).__name__}"
+                f"{who}: '{argname}' must be a list of irrep ids (e.g. {G.name}.bl_irreps(L)), "
+                f"got {type(irreps).__name__}"
             )
-        return list(irreps)
+        try:
+            if subgroup_id is None:
+                return G.spectral_regular_representation(*irreps)
+            return G.spectral_quotient_representation(subgroup_id, *irreps)
+        except TypeError as exc:
+            raise ArgumentTypeError(f"{who}: '{argname}': {exc}") from None
+        except ValueError as exc:
+            raise ArgumentError(f"{who}: '{argname}': {exc}") from None
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         x = self._check_input(input)

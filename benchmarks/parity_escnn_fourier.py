@@ -260,7 +260,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"| {r['case']} | {g(r['out_max_abs'])} ({g(r['out_rel'])}) | {g(r['A'])} / "
-            f"{g(r['Ainv'])} | {g(r['Ainv_max'])} | {g(r['ours_mean'])} / {g(r['ours_max'])} ({g(r['ours_grid_max'])})"
+            f"{g(r['Ainv'])} | {g(r['Ainv_max'])} | {g(r['ours_mean'])} / {g(r['ours_max'])} "
+            f"({g(r['ours_grid_max'])})"
             f" | {g(r['escnn_mean'])} / {g(r['escnn_max'])} ({g(r['escnn_grid_max'])}) | "
             f"{r['elements']} ({r['on_grid']}) |"
         )

@@ -73,9 +73,10 @@ class DigitClassifier(torch.nn.Module):
 
 
 class FourierDigitClassifier(torch.nn.Module):
-    """An SO(2)-steerable CNN: R2Conv to band-limited regular fields (frequencies 0..2), FourierELU
-    on 12 rotations, antialiased average pooling; a last R2Conv to invariant (trivial) fields,
-    global pooling, linear head."""
+    """An SO(2)-steerable CNN: R2Conv (5x5) to band-limited regular fields (frequencies 0..2),
+    FourierELU on 12 rotations, antialiased average pooling; a last R2Conv to invariant (trivial)
+    fields, global pooling, linear head. No batch normalisation (NormBatchNorm refuses fields with
+    a trivial irrep; IIDBatchNorm2d, escnn's choice for these fields, is another issue's part)."""
 
     def __init__(self, n_classes: int = 10, width: int = 8) -> None:
         super().__init__()
@@ -89,10 +90,10 @@ class FourierDigitClassifier(torch.nn.Module):
             nn.R2Conv(self.in_type, act1.in_type, kernel_size=5, padding=2),
             act1,
             nn.PointwiseAvgPoolAntialiased(act1.out_type, sigma=0.66, stride=2),
-            nn.R2Conv(act1.out_type, act2.in_type, kernel_size=3, padding=1),
+            nn.R2Conv(act1.out_type, act2.in_type, kernel_size=5, padding=2),
             act2,
             nn.PointwiseAvgPoolAntialiased(act2.out_type, sigma=0.66, stride=2),
-            nn.R2Conv(act2.out_type, t_out, kernel_size=3, padding=1),
+            nn.R2Conv(act2.out_type, t_out, kernel_size=5, padding=2),
             nn.ELU(t_out, inplace=True),
         )
         self.head = torch.nn.Linear(4 * width, n_classes)

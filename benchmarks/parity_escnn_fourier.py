@@ -284,9 +284,15 @@ def main() -> None:
           f"(escnn subprocess {seconds:.1f} s)")  # fmt: skip
     if args.write_doc:
         when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        args.write_doc.write_text(DOC.format(when=when, table=text, worst=worst))
+        kept = ""  # the build-time section (benchmarks/escnn_build.py) is kept as it is
+        if args.write_doc.exists():
+            previous = args.write_doc.read_text()
+            kept = previous[previous.find(BUILD_SECTION) :] if BUILD_SECTION in previous else ""
+        args.write_doc.write_text(DOC.format(when=when, table=text, worst=worst) + kept)
         print(f"wrote {args.write_doc}")
 
+
+BUILD_SECTION = "\n## Build time"
 
 DOC = """# Fourier non-linearities: parity with escnn 1.0.11
 

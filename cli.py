@@ -793,13 +793,19 @@ def show_cmd(store: Store, key: str, png: str | None, max_elements: int, as_json
     record = store.get(key)  # validated: a corrupt artifact is never drawn
     if record is None:
         raise click.ClickException(f"no valid artifact {key} (see `e2c cache info {key[:16]}`)")
+    from e2compile.artifact import artifact_from_record
     from e2compile.compiler import BasisArtifact
     from e2compile.show import element_rows, irrep_tiles, render_tiles
 
     try:
-        artifact = BasisArtifact.from_record(record.arrays, record.meta)
+        artifact = artifact_from_record(record.arrays, record.meta)
     except (ValueError, KeyError, RecursionError) as exc:  # a spec nested beyond any BasisSpec
         raise click.ClickException(f"{key[:16]} is not a basis artifact: {exc}") from None
+    if not isinstance(artifact, BasisArtifact):  # e.g. a grid kind's matrices: no filters
+        raise click.ClickException(
+            f"{key[:16]} is a {artifact.spec.kind} artifact, which has no filters to list or "
+            f"draw (see `e2c cache info {key[:16]}`)"
+        )
     rows = element_rows(artifact)
     drawn = min(len(rows), max_elements)
     if png:

@@ -11,6 +11,7 @@ and from the store's generic ``(arrays, meta)`` record.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +19,10 @@ import numpy as np
 
 from . import __version__
 from .kernels.compact import BLOCK, expand_dense, padded_changes_of_basis
-from .kinds import get_kind
+from .kinds import DEFAULT_KIND, get_kind
 from .specs import ALGORITHM_VERSION, BasisSpec
 
-__all__ = ["COMPILER_VERSION", "BasisArtifact"]
+__all__ = ["COMPILER_VERSION", "BasisArtifact", "artifact_from_record"]
 
 #: Version string recorded in every artifact's metadata.
 COMPILER_VERSION = f"{__version__}+alg{ALGORITHM_VERSION}"
@@ -320,3 +321,16 @@ def _as_column(values: Any, kind: str) -> np.ndarray:
             column = column.astype("<U1")
         return column.astype(str)
     return column.astype(np.float64 if kind == "f" else np.int64)
+
+
+def artifact_from_record(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+    """The compiled value of a store record, of its spec's kind: the kind's own artifact class
+    (:attr:`~e2compile.kinds.BasisKind.artifact`) or a :class:`BasisArtifact`."""
+    if "spec" not in meta:
+        raise ValueError("record metadata lacks the spec")
+    try:
+        kind_name = json.loads(meta["spec"]).get("kind", DEFAULT_KIND)
+    except (ValueError, AttributeError):
+        kind_name = DEFAULT_KIND  # BasisArtifact.from_record names what is wrong
+    cls = get_kind(kind_name).artifact if isinstance(kind_name, str) else None
+    return (cls or BasisArtifact).from_record(arrays, meta)

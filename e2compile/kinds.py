@@ -29,6 +29,7 @@ __all__ = [
 _MODULES: dict[str, str] = {
     "kernel": "e2compile.kernels.kind",
     "pdo": "e2compile.diffops.kind",
+    "grid": "e2compile.grids",
 }
 
 #: The kind of a spec or layer description that names none.
@@ -115,6 +116,10 @@ class BasisKind:
             (default: the options).
         after_build: ``after_build(spec)``, called by the runtime each time a layer built (loaded
             or compiled) a basis of this kind.
+        artifact: the class of the kind's compiled value when it is not a
+            :class:`~e2compile.artifact.BasisArtifact` (``compile`` returns it; it has
+            ``to_record()``, ``from_record(arrays, meta)``, ``key`` and ``nbytes``); ``None``:
+            a ``BasisArtifact``.
     """
 
     name: str
@@ -129,6 +134,7 @@ class BasisKind:
     layer_budget: Callable[[Any, Any, Any], None] | None = None
     describe: Callable[[Any], dict[str, Any]] | None = None
     after_build: Callable[[Any], None] | None = None
+    artifact: type | None = None
 
 
 def KIND_NAMES() -> tuple[str, ...]:  # noqa: N802 - reads like the constant it replaces

@@ -309,9 +309,9 @@ def _to_record(key: str, artifact: Any) -> Any:
 
 
 def _from_record(record: Any) -> Any:
-    from e2compile.artifact import BasisArtifact
+    from e2compile.artifact import artifact_from_record
 
-    return BasisArtifact.from_record(record.arrays, record.meta)
+    return artifact_from_record(record.arrays, record.meta)
 
 
 # ---------------------------------------------------------------------------------------- dry run

@@ -11,7 +11,10 @@
    only up to the resampling of the image).
 
 A second section runs the same steps for the PDO variant of the network (``R2Diffop`` layers,
-finite differences; ``e2c compile scripts/main_job.py:build_pdo_model``).
+finite differences; ``e2c compile scripts/main_job.py:build_pdo_model``), a third for an
+SO(2)-steerable network with Fourier non-linearities (band-limited regular fields, ``FourierELU``
+on a grid of 12 rotations; its grids and Fourier matrices are compiled and stored like the
+convolution bases; ``e2c compile scripts/main_job.py:build_fourier_model``).
 """
 
 from __future__ import annotations
@@ -69,6 +72,37 @@ class DigitClassifier(torch.nn.Module):
         return self.head(features.mean(dim=(2, 3)))
 
 
+class FourierDigitClassifier(torch.nn.Module):
+    """An SO(2)-steerable CNN: R2Conv (5x5) to band-limited regular fields (frequencies 0..2),
+    FourierELU on 12 rotations, antialiased average pooling; a last R2Conv to invariant (trivial)
+    fields, global pooling, linear head. No batch normalisation (NormBatchNorm refuses fields with
+    a trivial irrep; IIDBatchNorm2d, escnn's choice for these fields, is another issue's part)."""
+
+    def __init__(self, n_classes: int = 10, width: int = 8) -> None:
+        super().__init__()
+        space = gspaces.rot2dOnR2(N=-1)
+        irreps = space.fibergroup.bl_irreps(2)
+        self.in_type = nn.FieldType(space, [space.trivial_repr])
+        act1 = nn.FourierELU(space, width, irreps, N=12, inplace=True)
+        act2 = nn.FourierELU(space, 2 * width, irreps, N=12, inplace=True)
+        t_out = nn.FieldType(space, [space.trivial_repr] * (4 * width))
+        self.features = nn.SequentialModule(
+            nn.R2Conv(self.in_type, act1.in_type, kernel_size=5, padding=2),
+            act1,
+            nn.PointwiseAvgPoolAntialiased(act1.out_type, sigma=0.66, stride=2),
+            nn.R2Conv(act1.out_type, act2.in_type, kernel_size=5, padding=2),
+            act2,
+            nn.PointwiseAvgPoolAntialiased(act2.out_type, sigma=0.66, stride=2),
+            nn.R2Conv(act2.out_type, t_out, kernel_size=5, padding=2),
+            nn.ELU(t_out, inplace=True),
+        )
+        self.head = torch.nn.Linear(4 * width, n_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = nn.GeometricTensor(images, self.in_type)
+        return self.head(self.features(x).tensor.mean(dim=(2, 3)))
+
+
 def build_model() -> DigitClassifier:
     """Entry point for ``e2c compile scripts/main_job.py:build_model``."""
     return DigitClassifier()
@@ -77,6 +111,12 @@ def build_model() -> DigitClassifier:
 def build_pdo_model() -> DigitClassifier:
     """Entry point for ``e2c compile scripts/main_job.py:build_pdo_model`` (R2Diffop layers)."""
     return DigitClassifier(pdo=True)
+
+
+def build_fourier_model() -> FourierDigitClassifier:
+    """Entry point for ``e2c compile scripts/main_job.py:build_fourier_model`` (SO(2), Fourier
+    non-linearities)."""
+    return FourierDigitClassifier()
 
 
 def load_digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -219,6 +259,8 @@ def main() -> None:
     run("build_model", data)
     print("\nThe same task with R2Diffop layers (steerable PDOs, finite differences)")
     run("build_pdo_model", data, step=6)
+    print("\nAn SO(2)-steerable network with Fourier non-linearities (FourierELU, 12 rotations)")
+    run("build_fourier_model", data, step=11)
 
 
 if __name__ == "__main__":

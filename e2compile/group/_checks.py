@@ -57,3 +57,19 @@ def check_max_frequency(x: Any, argname: str = "maximum_frequency") -> int:
     if int(x) < 0:
         raise ValueError(f"{argname}: must be a non-negative int, got {int(x)}")
     return int(x)
+
+
+def check_grid_size(x: Any, argname: str = "N") -> int:
+    """The number of points of a group grid: a positive int."""
+    return check_order(x, argname)
+
+
+def check_band_limit(x: Any, maximum: int | None = None, argname: str = "L") -> int:
+    """A band limit: an int in ``[0, maximum]`` (no upper bound when ``maximum`` is None)."""
+    if not is_int(x):
+        raise TypeError(f"{argname}: must be a non-negative int, got {type(x).__name__} {x!r}")
+    v = int(x)
+    if v < 0 or (maximum is not None and v > maximum):
+        bound = "" if maximum is None else f" and at most {maximum}"
+        raise ValueError(f"{argname}: must be >= 0{bound}, got {v}")
+    return v

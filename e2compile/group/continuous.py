@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._checks import check_int, check_max_frequency, check_pair, check_real, is_int
+from ._checks import (
+    check_band_limit,
+    check_grid_size,
+    check_int,
+    check_max_frequency,
+    check_pair,
+    check_real,
+    is_int,
+)
 from ._math import TWO_PI, angle_close, angle_mod, psi, psichi
 from .cyclic import cyclic_group
 from .dihedral import dihedral_group
@@ -58,6 +66,26 @@ class ContinuousRotationGroup(Group):
     def elements(self) -> None:
         return None
 
+    def bl_irreps(self, L: int) -> list[tuple]:
+        """The ids of the irreps of rotation frequency at most ``L`` (escnn 1.0.11's method;
+        ``L`` is bounded by the group's ``maximum_frequency``)."""
+        L = check_band_limit(L, self.maximum_frequency)
+        return self._bl_irreps(L)
+
+    def bl_regular_representation(self, L: int) -> Any:
+        """The regular representation band-limited to frequency ``L``, named ``regular_{L}``:
+        :meth:`spectral_regular_representation` of :meth:`bl_irreps` ``(L)``."""
+        return self.spectral_regular_representation(*self.bl_irreps(L), name=f"regular_{L}")
+
+    def _rotation_grid(self, N: int, type: str, seed: Any) -> list[float]:
+        N = check_grid_size(N)
+        if type == "regular":
+            return [i * 2 * np.pi / N for i in range(N)]
+        if type == "rand":
+            rng = _random_state(seed)
+            return [rng.random() * 2 * np.pi for _ in range(N)]
+        raise ValueError(f"type: grid type {type!r} not recognized (regular, rand)")
+
 
 class SO2(ContinuousRotationGroup):
     """The group SO(2) of planar rotations; an element is an angle in radians.
@@ -102,6 +130,19 @@ class SO2(ContinuousRotationGroup):
 
     def _equal(self, a: float, b: float) -> bool:
         return angle_close(a, b)
+
+    def grid(self, N: int, type: str = "regular", seed: Any = None) -> list[float]:
+        """``N`` angles: ``type='regular'``: ``i·2π/N``; ``'rand'``: uniform, drawn from
+        ``np.random.RandomState(seed)`` for an int seed, numpy's global state for ``None``, or
+        the given ``RandomState`` (escnn 1.0.11's method and draws)."""
+        return [self._check(t) for t in self._rotation_grid(N, type, seed)]
+
+    def _bl_irreps(self, L: int) -> list[tuple]:
+        return [(k,) for k in range(L + 1)]
+
+    @property
+    def subgroup_trivial_id(self) -> int:
+        return 1
 
     @property
     def _trivial_id(self) -> tuple:
@@ -203,6 +244,40 @@ class O2(ContinuousRotationGroup):
     def _equal(self, a: tuple[int, float], b: tuple[int, float]) -> bool:
         return a[0] == b[0] and angle_close(a[1], b[1])
 
+    def grid(self, N: int, type: str = "regular", seed: Any = None) -> list[tuple[int, float]]:
+        """``type='regular'``: the ``N`` rotations ``(0, i·2π/N)``, then the reflections
+        ``(1, i·2π/N)`` (``2N`` elements); ``'rand'``: ``N`` elements, each a flip and an angle
+        drawn in turn from the random state chosen by ``seed`` as for SO(2) (escnn 1.0.11's
+        method and draws)."""
+        if type == "rand":
+            N = check_grid_size(N)
+            rng = _random_state(seed)
+            out = []
+            for _ in range(N):
+                f = int(rng.randint(0, 2))
+                out.append((f, rng.random() * 2 * np.pi))
+            return [self._check(g) for g in out]
+        angles = self._rotation_grid(N, type, seed)
+        return [self._check((f, t)) for f in range(2) for t in angles]
+
+    def grid_so2(self, N: int, type: str = "regular", seed: Any = None) -> list[tuple[int, float]]:
+        """The rotations ``(0, θ)`` of SO(2)'s :meth:`SO2.grid` (escnn 1.0.11's method)."""
+        return [self._check((0, t)) for t in self._rotation_grid(N, type, seed)]
+
+    def _bl_irreps(self, L: int) -> list[tuple]:
+        return [(0, 0)] + [(1, k) for k in range(L + 1)]
+
+    def bl_quotient_representation(self, L: int, subgroup_id: Any, name: str | None = None) -> Any:
+        """The quotient representation on ``O(2)/H`` band-limited to frequency ``L``, named
+        ``quotient[{subgroup_id}]_{L}`` unless ``name`` is given (escnn 1.0.11's method)."""
+        if name is None:
+            name = f"quotient[{subgroup_id}]_{L}"
+        return self.spectral_quotient_representation(subgroup_id, *self.bl_irreps(L), name=name)
+
+    @property
+    def subgroup_trivial_id(self) -> tuple[None, int]:
+        return (None, 1)
+
     @property
     def _trivial_id(self) -> tuple:
         return (0, 0)
@@ -252,6 +327,18 @@ class O2(ContinuousRotationGroup):
         if M == -1:
             return [(0, 0.0)] if theta is not None else [(0, 0.0), (1, 0.0)]
         return super()._coset_representatives(subgroup_id)
+
+
+def _random_state(seed: Any) -> Any:
+    """escnn's choice of random numbers: a fresh ``RandomState(seed)`` for an int, numpy's global
+    state for ``None``, or the given ``RandomState``."""
+    if is_int(seed):
+        return np.random.RandomState(int(seed))
+    if seed is None:
+        return np.random
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise TypeError(f"seed: expected an int, None or a numpy RandomState, got {seed!r}")
 
 
 def so2_group(maximum_frequency: int = DEFAULT_MAXIMUM_FREQUENCY) -> SO2:

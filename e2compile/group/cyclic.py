@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._checks import check_int, check_order, is_int
+from ._checks import check_band_limit, check_grid_size, check_int, check_order, is_int
 from ._math import psi
 from .group import ElementList, Group
 from .representation import IrreducibleRepresentation
@@ -132,6 +132,29 @@ class CyclicGroup(FiniteRotationGroup):
         if 2 * k == self.N:
             return np.array([[-1.0 if element % 2 else 1.0]])
         return psi(2.0 * math.pi * element / self.N, k)
+
+    # -- grids and band limits (escnn's names) ------------------------------------------------
+    def grid(self, type: str, N: int) -> list[int]:
+        """``N`` elements of the group: ``type='regular'``: the rotations by multiples of
+        ``2π/N`` (``N`` must divide the order), ``'rand'``: ``N`` elements drawn with numpy's
+        global random state (escnn 1.0.11's method and draws)."""
+        N = check_grid_size(N)
+        if type == "regular":
+            if self.N % N:
+                raise ValueError(f"N: a regular grid of {self.name} needs N dividing {self.N}")
+            return [i * (self.N // N) for i in range(N)]
+        if type == "rand":
+            return [int(np.random.randint(0, self.N)) for _ in range(N)]  # noqa: NPY002 - escnn
+        raise ValueError(f'type: grid type "{type}" not recognized (regular, rand)')
+
+    def bl_irreps(self, L: int) -> list[tuple[int]]:
+        """The ids of the irreps of frequency at most ``L`` (``0 <= L <= N // 2``)."""
+        L = check_band_limit(L, self.N // 2)
+        return [(k,) for k in range(L + 1)]
+
+    @property
+    def subgroup_trivial_id(self) -> int:
+        return 1
 
     # -- subgroups ----------------------------------------------------------------------------
     def _canonical_subgroup_id(self, id: Any) -> Hashable:

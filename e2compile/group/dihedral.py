@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_int, check_pair, is_int
+from ._checks import check_band_limit, check_grid_size, check_int, check_pair, is_int
 from ._math import psichi
 from .cyclic import TRIVIAL_NONLINEARITIES, FiniteRotationGroup, cyclic_group
 from .group import Group
@@ -93,6 +93,39 @@ class DihedralGroup(FiniteRotationGroup):
             v = -1.0 if (j * f + (r if k else 0)) % 2 else 1.0
             return np.array([[v]])
         return psichi(2.0 * math.pi * r / self.N, f, k)
+
+    # -- grids and band limits (escnn's names) ------------------------------------------------
+    def grid(self, type: str, N: int) -> list[tuple[int, int]]:
+        """``type='regular'``: the ``N`` rotations by multiples of ``2π/N`` (``N`` must divide
+        the number of rotations), then the ``N`` reflections composed with them (``2N``
+        elements); ``'rand'``: ``N`` elements drawn with numpy's global random state (escnn
+        1.0.11's method and draws)."""
+        N = check_grid_size(N)
+        if type == "regular":
+            if self.N % N:
+                raise ValueError(f"N: a regular grid of {self.name} needs N dividing {self.N}")
+            r = self.N // N
+            return [(0, i * r) for i in range(N)] + [(1, i * r) for i in range(N)]
+        if type == "rand":
+            out = []
+            for _ in range(N):
+                f = int(np.random.randint(0, 2))  # noqa: NPY002 - escnn's draws
+                out.append((f, int(np.random.randint(0, self.N))))  # noqa: NPY002
+            return out
+        raise ValueError(f'type: grid type "{type}" not recognized (regular, rand)')
+
+    def bl_irreps(self, L: int) -> list[tuple[int, int]]:
+        """The ids of the irreps of rotation frequency at most ``L`` (``0 <= L <= N // 2``):
+        ``(0,0)``, ``(1,k)`` for ``k <= L``, and ``(0, N/2)`` when ``L = N/2``."""
+        L = check_band_limit(L, self.N // 2)
+        ids = [(0, 0)] + [(1, k) for k in range(L + 1)]
+        if self.N % 2 == 0 and L == self.N // 2:
+            ids.append((0, L))
+        return ids
+
+    @property
+    def subgroup_trivial_id(self) -> tuple[None, int]:
+        return (None, 1)
 
     # -- subgroups ----------------------------------------------------------------------------
     def _canonical_subgroup_id(self, id: Any) -> Hashable:

@@ -425,6 +425,33 @@ class Group(ABC):
                 raise RuntimeError("coset of an element not found")
         return out
 
+    # -- band-limited (spectral) representations, escnn's names -------------------------------
+    @property
+    @abstractmethod
+    def subgroup_trivial_id(self) -> Any:
+        """The id of the trivial subgroup (escnn's name)."""
+
+    def spectral_regular_representation(self, *irreps: Any, name: str | None = None) -> Any:
+        """The part of the regular representation made of the listed irreps (ids or irreps),
+        in the spectral basis: each irrep ``ψ`` repeated ``dim ψ / sum_of_squares_constituents``
+        times, in the order given, change of basis the identity; named
+        ``regular_[(0,)|(1,)|...]`` unless ``name`` is given (escnn 1.0.11's method)."""
+        from .spectral import spectral_representation
+
+        return spectral_representation(self, self.subgroup_trivial_id, irreps, name, True)
+
+    def spectral_quotient_representation(
+        self, subgroup_id: Any, *irreps: Any, name: str | None = None
+    ) -> Any:
+        """The part of the quotient representation on ``G/H`` (``H`` the subgroup
+        ``subgroup_id``) made of the listed irreps, in the spectral basis: each irrep repeated
+        once per ``H``-invariant copy (irreps without one are left out), change of basis the
+        identity; named ``quotient[{subgroup_id}]_[...]`` unless ``name`` is given (escnn
+        1.0.11's method)."""
+        from .spectral import spectral_representation
+
+        return spectral_representation(self, subgroup_id, irreps, name, False)
+
     def restrict_representation(self, id: Any, repr: Representation) -> Representation:
         """Restrict ``repr`` to the subgroup identified by ``id``; the result is named
         ``"{group}:{name}"`` and keeps the supported non-linearities."""

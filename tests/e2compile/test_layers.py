@@ -94,7 +94,7 @@ def test_every_family(layer, expected):
     [
         ({"kernal_size": 3}, r"unknown field\(s\) \['kernal_size'\]"),
         ({"out": None}, r"missing field\(s\) \['out'\]"),
-        ({"kind": "wavelet"}, r"kind must be one of \('kernel', 'pdo'\), got 'wavelet'"),
+        ({"kind": "wavelet"}, r"kind must be one of \('kernel', 'pdo', 'grid'\), got 'wavelet'"),
         ({"kind": "pdo", "rings": [0, 1]}, r"field\(s\) \['rings'\] do not apply to kind 'pdo'"),
         ({"method": "fd"}, r"field\(s\) \['method'\] do not apply to kind 'kernel'"),
         ({"gspace": "so3"}, r"unknown gspace 'so3'"),

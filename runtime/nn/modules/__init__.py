@@ -6,6 +6,7 @@ from .concatenated import ConcatenatedNonLinearity
 from .containers import ModuleList, SequentialModule
 from .dropout import FieldDropout, PointwiseDropout
 from .equivariant_module import EquivariantModule
+from .fourier import FourierELU, FourierPointwise, QuotientFourierELU, QuotientFourierPointwise
 from .iid_batchnorm import IIDBatchNorm1d, IIDBatchNorm2d
 from .induced import (
     GNormBatchNorm,
@@ -80,4 +81,8 @@ __all__ = [
     "IIDBatchNorm1d",
     "IIDBatchNorm2d",
     "TensorProductModule",
+    "FourierPointwise",
+    "FourierELU",
+    "QuotientFourierPointwise",
+    "QuotientFourierELU",
 ]

@@ -75,8 +75,8 @@ class DigitClassifier(torch.nn.Module):
 class FourierDigitClassifier(torch.nn.Module):
     """An SO(2)-steerable CNN: R2Conv (5x5) to band-limited regular fields (frequencies 0..2),
     FourierELU on 12 rotations, antialiased average pooling; a last R2Conv to invariant (trivial)
-    fields, global pooling, linear head. No batch normalisation (NormBatchNorm refuses fields with
-    a trivial irrep; IIDBatchNorm2d, escnn's choice for these fields, is another issue's part)."""
+    fields, global pooling, linear head. No batch normalisation: with IIDBatchNorm2d after each
+    R2Conv (escnn's usual block) it reached a lower test accuracy in the demo's six epochs."""
 
     def __init__(self, n_classes: int = 10, width: int = 8) -> None:
         super().__init__()

@@ -1,0 +1,203 @@
+"""Analytic kernel bases for point clouds: the part of a point convolution known before any point.
+
+A point convolution evaluates its filters at the displacement of every edge, which is only known
+at run time, so nothing can be sampled ahead of time. What is known is the analytic form of every
+basis element: a Gaussian ring times an angular harmonic of a single frequency ``f``,
+
+    ``B(p) = exp(-(|p| - r)^2 / (2 sigma^2)) * (C cos(f phi) + S sin(f phi))``,
+
+``phi = atan2(y, x)``,
+
+with two constant ``O x I`` matrices ``C`` and ``S`` (changes of basis applied). At the origin only
+the elements of frequency 0 survive (their value is ``C`` times the radial factor).
+
+The angular elements come from the irreps-pair solutions of :mod:`.irreps_basis` (the same solver
+as the pixel kernels): each harmonic is one frequency, so ``C`` and ``S`` are its values at
+``phi = 0`` and ``phi = pi / (2 f)``. Each element is scaled so that the largest value of
+``||C cos + S sin||_F`` over the circle is the size of its output irrep: the normalisation of the
+point convolutions of escnn (docs/escnn_parity_point.md), which makes its initialisation carry
+over.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .basis import EmptyBasisException
+from .steerable_basis import SteerableKernelBasis
+
+__all__ = ["PointBasis", "point_basis", "trivial_bias_basis"]
+
+
+@dataclass(frozen=True)
+class PointBasis:
+    """The analytic basis of the kernels from ``in_repr`` to ``out_repr`` on points.
+
+    Attributes:
+        cos, sin: float64 ``(dim, O, I)``: the matrices ``C`` and ``S`` of every element.
+        frequency: int64 ``(dim,)``: the angular frequency ``f >= 0``.
+        radius, sigma: float64 ``(dim,)``: the element's ring and its Gaussian width.
+        attributes: columns of length ``dim`` describing the elements, for basis filters and the
+            initialisation: ``radius``, ``sigma``, ``frequency`` (signed, as the solver lists it),
+            ``gamma``, ``in_irrep``, ``out_irrep``, ``in_irrep_position``, ``out_irrep_position``,
+            ``inner_index``, ``ring``.
+    """
+
+    cos: np.ndarray
+    sin: np.ndarray
+    frequency: np.ndarray
+    radius: np.ndarray
+    sigma: np.ndarray
+    attributes: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.frequency.shape[0])
+
+    def select(self, keep: np.ndarray) -> PointBasis:
+        """The elements flagged in the boolean mask ``keep``."""
+        keep = np.asarray(keep, dtype=bool)
+        return PointBasis(
+            self.cos[keep],
+            self.sin[keep],
+            self.frequency[keep],
+            self.radius[keep],
+            self.sigma[keep],
+            {k: v[keep] for k, v in self.attributes.items()},
+        )
+
+    def sample(self, points: np.ndarray) -> np.ndarray:
+        """Evaluate every element at ``points`` ``(P, 2)``: float64 ``(P, dim, O, I)`` (checks)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        r = np.hypot(points[:, 0], points[:, 1])
+        phi = np.arctan2(points[:, 1], points[:, 0])
+        radial = np.exp(-0.5 * ((r[:, None] - self.radius) / self.sigma) ** 2)
+        angle = phi[:, None] * self.frequency
+        c, s = np.cos(angle), np.sin(angle)
+        origin = r <= ORIGIN_RADIUS
+        c[origin] = (self.frequency == 0).astype(np.float64)
+        s[origin] = 0.0
+        return (radial * c)[..., None, None] * self.cos + (radial * s)[..., None, None] * self.sin
+
+
+#: Points closer to the origin than this count as the origin (escnn's threshold).
+ORIGIN_RADIUS = 1e-9
+
+
+def _peak_norm(c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``max_phi ||c cos(phi) + s sin(phi)||_F`` for stacks of matrices ``(n, a, b)``."""
+    a = (c**2).sum(axis=(1, 2))
+    b = (s**2).sum(axis=(1, 2))
+    ab = (c * s).sum(axis=(1, 2))
+    return np.sqrt((a + b) / 2 + np.sqrt(((a - b) / 2) ** 2 + ab**2))
+
+
+def point_basis(
+    irreps_basis: Any,
+    in_repr: Any,
+    out_repr: Any,
+    rings: Sequence[float],
+    sigma: Sequence[float],
+    cutoffs: Sequence[float],
+    **kwargs: Any,
+) -> PointBasis:
+    """The :class:`PointBasis` from ``in_repr`` to ``out_repr``.
+
+    Args:
+        irreps_basis: the irreps-pair solution of the group (a class of :mod:`.irreps_basis`).
+        rings, sigma: ring radii and their Gaussian widths (one per ring).
+        cutoffs: the largest frequency kept on each ring (an element of frequency ``f`` on ring
+            ``i`` is kept when ``|f| <= cutoffs[i]``); finite groups alias frequencies up to
+            ``int(max(cutoffs))``.
+        **kwargs: forwarded to ``irreps_basis`` (``axis`` of the reflection groups).
+
+    Elements are ordered by input irrep position, output irrep position, harmonic, then ring.
+    Raises :class:`EmptyBasisException` when no element passes the cutoffs.
+    """
+    rings = np.asarray(rings, dtype=np.float64).reshape(-1)
+    sigma = np.asarray(sigma, dtype=np.float64).reshape(-1)
+    cutoffs = np.asarray(cutoffs, dtype=np.float64).reshape(-1)
+    if not (rings.size == sigma.size == cutoffs.size) or rings.size == 0:
+        raise ValueError(
+            f"rings, sigma and cutoffs need one value per ring, got {rings.size}, {sigma.size} "
+            f"and {cutoffs.size}"
+        )
+    max_frequency = int(math.floor(cutoffs.max()))
+    if max_frequency < 0:
+        raise EmptyBasisException("the frequency cutoff allows no frequency on any ring")
+    if in_repr.group.order() > 0:  # finite groups alias frequencies: bound them
+        kwargs = {"max_frequency": max_frequency, **kwargs}
+    angular = SteerableKernelBasis(irreps_basis, in_repr, out_repr, **kwargs)
+    columns = angular.attribute_columns()
+    O, I = out_repr.size, in_repr.size
+    q_out = np.asarray(out_repr.change_of_basis, dtype=np.float64)
+    q_in_inv = np.asarray(in_repr.change_of_basis_inv, dtype=np.float64)
+
+    cos_parts, sin_parts, rows = [], [], []
+    for _, _, i0, o0, start, basis in angular.blocks:
+        h = basis.harmonics
+        freq = np.abs(np.asarray(h.frequency, dtype=np.int64))
+        quarter = np.where(freq > 0, math.pi / (2 * np.maximum(freq, 1)), 0.0)
+        at_zero = basis.sample_angles(np.zeros(1))[..., 0]  # (o, i, n)
+        at_quarter = basis.sample_angles(quarter)  # (o, i, n, n): element k at angle k
+        n = basis.dim
+        c = np.moveaxis(at_zero, 2, 0)
+        s = np.moveaxis(at_quarter[:, :, np.arange(n), np.arange(n)], 2, 0)
+        s[freq == 0] = 0.0
+        scale = basis.shape[0] / _peak_norm(c, s)
+        c, s = c * scale[:, None, None], s * scale[:, None, None]
+        qo = q_out[:, o0 : o0 + basis.shape[0]]
+        qi = q_in_inv[i0 : i0 + basis.shape[1]]
+        c = np.einsum("ao,noi,ib->nab", qo, c, qi)
+        s = np.einsum("ao,noi,ib->nab", qo, s, qi)
+        for k in range(n):
+            for ring in range(rings.size):
+                if freq[k] <= cutoffs[ring]:
+                    cos_parts.append(c[k])
+                    sin_parts.append(s[k])
+                    rows.append((start + k, ring))
+    if not rows:
+        raise EmptyBasisException("no basis element passes the band-limiting filter")
+    element = np.asarray([e for e, _ in rows], dtype=np.int64)
+    ring = np.asarray([r for _, r in rows], dtype=np.int64)
+    attributes = {
+        "radius": rings[ring],
+        "sigma": sigma[ring],
+        "ring": ring,
+        "frequency": columns["frequency"][element],
+        "gamma": columns["gamma"][element],
+        "in_irrep": columns["in_irrep"][element],
+        "out_irrep": columns["out_irrep"][element],
+        "in_irrep_position": columns["in_irrep_position"][element],
+        "out_irrep_position": columns["out_irrep_position"][element],
+        "inner_index": columns["inner_index"][element],
+    }
+    return PointBasis(
+        cos=np.stack(cos_parts).reshape(-1, O, I),
+        sin=np.stack(sin_parts).reshape(-1, O, I),
+        frequency=np.abs(attributes["frequency"]),
+        radius=attributes["radius"],
+        sigma=attributes["sigma"],
+        attributes=attributes,
+    )
+
+
+def trivial_bias_basis(out_repr: Any) -> np.ndarray:
+    """``(O, n_trivial)``: one column per trivial irrep of ``out_repr``, its column of the change
+    of basis (the bias of a field is this matrix times one parameter per trivial irrep)."""
+    group = out_repr.group
+    q = np.asarray(out_repr.change_of_basis, dtype=np.float64)
+    columns, offset = [], 0
+    for name in out_repr.irreps:
+        irrep = group.irreps[name]
+        if irrep.is_trivial():
+            columns.append(q[:, offset])
+        offset += irrep.size
+    if not columns:
+        return np.zeros((out_repr.size, 0))
+    return np.stack(columns, axis=1)

@@ -73,4 +73,8 @@ __all__ = [
     "InducedNormPool",
     "InducedNormBatchNorm",
     "GNormBatchNorm",
+    "R2PointConv",
 ]
+
+# point clouds (escnn's R2PointConv)
+from .pointconv import R2PointConv  # noqa: E402

@@ -58,7 +58,8 @@ def resolve_rings(width: Any, n_rings: Any, rings: Any) -> list[float]:
             raise ArgumentError(f"{_WHO}: 'width' must be positive, got {width}")
         if isinstance(n_rings, bool) or not isinstance(n_rings, numbers.Integral) or n_rings < 1:
             raise ArgumentError(f"{_WHO}: 'n_rings' must be a positive integer, got {n_rings!r}")
-        return torch.linspace(0, width, int(n_rings), dtype=torch.float32).tolist()
+        radii = torch.linspace(0, width, int(n_rings), dtype=torch.float32, device="cpu")
+        return radii.tolist()
     if isinstance(rings, (str, bytes)) or not isinstance(rings, Sequence | np.ndarray):
         raise ArgumentError(f"{_WHO}: 'rings' must be a sequence of radii, got {rings!r}")
     radii = [_number(r, "rings") for r in rings]
@@ -332,11 +333,10 @@ class R2PointConv(EquivariantModule):
         pair = self._pairs[index]
         buf = lambda name: getattr(self, f"_pair{index}_{name}")  # noqa: E731
         freq, radius, sigma = buf("frequency"), buf("radius"), buf("sigma")
-        r = torch.sqrt((delta * delta).sum(dim=1))
-        phi = torch.atan2(delta[:, 1], delta[:, 0])
+        r, phi, origin = _polar(delta)
         radial = torch.exp(-0.5 * ((r[:, None] - radius) / sigma) ** 2)
         angle = phi[:, None] * freq
-        origin = (r <= ORIGIN_RADIUS)[:, None]
+        origin = origin[:, None]
         c = torch.where(origin, (freq == 0).to(delta.dtype), torch.cos(angle))
         s = torch.where(origin, torch.zeros_like(angle), torch.sin(angle))
         n_out, n_in, dim = pair["n_out"], pair["n_in"], pair["basis"].dim
@@ -482,6 +482,19 @@ class R2PointConv(EquivariantModule):
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _polar(delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Radius, angle and origin mask of displacements ``(E, 2)``. Points at the origin are
+    replaced by ``(1, 0)`` before ``sqrt``/``atan2`` so that their gradients stay finite (zero)
+    rather than NaN."""
+    squared = (delta * delta).sum(dim=1)
+    origin = squared <= ORIGIN_RADIUS**2
+    safe = torch.where(
+        origin[:, None], torch.ones_like(delta) * delta.new_tensor([1.0, 0.0]), delta
+    )
+    r = torch.where(origin, torch.zeros_like(squared), torch.sqrt((safe * safe).sum(dim=1)))
+    return r, torch.atan2(safe[:, 1], safe[:, 0]), origin
+
+
 def _distinct(reprs: Sequence[Any]) -> list[Any]:
     return list(dict.fromkeys(reprs))
 

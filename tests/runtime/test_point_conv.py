@@ -326,3 +326,29 @@ def test_bad_constructor_arguments(c4):
     other = gspaces.rot2dOnR2(8)
     with pytest.raises(ValueError, match="different gspaces"):
         nn.R2PointConv(ti, nn.FieldType(other, [other.trivial_repr]), width=2.0, n_rings=3)
+
+
+def test_chunked_filters_give_the_same_values_and_gradients(monkeypatch):
+    from runtime.nn.modules import pointconv
+
+    gs = gspaces.flipRot2dOnR2(4)
+    ti, to = _types(gs)
+    torch.manual_seed(3)
+    conv = nn.R2PointConv(ti, to, width=2.0, n_rings=3).double()
+    coords, edges = _cloud(n=12)
+    x = torch.randn(12, ti.size, dtype=torch.float64, requires_grad=True)
+
+    def run():
+        conv.zero_grad()
+        x.grad = None
+        y = conv(nn.GeometricTensor(x, ti, coords), edges).tensor
+        y.square().sum().backward()
+        return y.detach(), conv.weights.grad.clone(), x.grad.clone()
+
+    whole = run()
+    monkeypatch.setattr(pointconv, "FILTER_CHUNK", 50)  # a few edges per chunk
+    for a, b in zip(run(), whole):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        y = conv(nn.GeometricTensor(x, ti, coords), edges).tensor
+    torch.testing.assert_close(y, whole[0])

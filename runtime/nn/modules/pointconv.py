@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import ArgumentError, ArgumentTypeError
 from ..field_type import FieldType
@@ -32,6 +33,8 @@ __all__ = ["R2PointConv"]
 _WHO = "R2PointConv"
 #: displacements shorter than this are the origin, where only frequency 0 survives (escnn's)
 ORIGIN_RADIUS = 1e-9
+#: the most numbers of per-edge filters formed at once (edges x filter size)
+FILTER_CHUNK = 2**24
 
 
 # ------------------------------------------------------------------------------- arguments
@@ -327,9 +330,22 @@ class R2PointConv(EquivariantModule):
             for k in range(pair["basis"].dim)
         ]
 
-    def _pair_filter(self, index: int, delta: torch.Tensor) -> torch.Tensor:
+    def _pair_weights(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The weights of pair ``index`` times its cos and sin matrices: two ``(dim, O_p * I_p)``
+        matrices (``O_p = n_out * o`` rows, ``I_p = n_in * i`` columns)."""
+        pair = self._pairs[index]
+        n_out, n_in, dim = pair["n_out"], pair["n_in"], pair["basis"].dim
+        w = self.weights[pair["start"] : pair["stop"]].view(n_out, n_in, dim)
+        cos, sin = (getattr(self, f"_pair{index}_{name}") for name in ("cos", "sin"))
+        wc = torch.einsum("abd,doi->daobi", w, cos).reshape(dim, -1)
+        ws = torch.einsum("abd,doi->daobi", w, sin).reshape(dim, -1)
+        return wc, ws
+
+    def _pair_filter(
+        self, index: int, delta: torch.Tensor, wc: torch.Tensor, ws: torch.Tensor
+    ) -> torch.Tensor:
         """The filter of pair ``index`` at displacements ``delta`` ``(E, 2)``:
-        ``(E, n_out * o, n_in * i)``."""
+        ``(E, n_out * o, n_in * i)`` (``wc``, ``ws`` from :meth:`_pair_weights`)."""
         pair = self._pairs[index]
         buf = lambda name: getattr(self, f"_pair{index}_{name}")  # noqa: E731
         freq, radius, sigma = buf("frequency"), buf("radius"), buf("sigma")
@@ -339,20 +355,27 @@ class R2PointConv(EquivariantModule):
         origin = origin[:, None]
         c = torch.where(origin, (freq == 0).to(delta.dtype), torch.cos(angle))
         s = torch.where(origin, torch.zeros_like(angle), torch.sin(angle))
-        n_out, n_in, dim = pair["n_out"], pair["n_in"], pair["basis"].dim
-        o, i = pair["o"], pair["i"]
-        w = self.weights[pair["start"] : pair["stop"]].view(n_out, n_in, dim)
-        wc = torch.einsum("abd,doi->daobi", w, buf("cos")).reshape(dim, -1)
-        ws = torch.einsum("abd,doi->daobi", w, buf("sin")).reshape(dim, -1)
         k = (radial * c) @ wc + (radial * s) @ ws
-        return k.view(-1, n_out * o, n_in * i)
+        return k.view(-1, pair["n_out"] * pair["o"], pair["n_in"] * pair["i"])
+
+    def _pair_messages(
+        self,
+        index: int,
+        delta: torch.Tensor,
+        x_src: torch.Tensor,
+        wc: torch.Tensor,
+        ws: torch.Tensor,
+    ) -> torch.Tensor:
+        """``K(delta_e) x_e`` for the edges of one chunk: ``(E, O_p)``."""
+        k = self._pair_filter(index, delta, wc, ws)
+        return torch.bmm(k, x_src.unsqueeze(2)).squeeze(2)
 
     def expand_filter(self, points: torch.Tensor) -> torch.Tensor:
         """The whole filter at displacements ``points`` ``(E, 2)``: ``(E, O, I)``."""
         points = self._check_delta(points, "points", None)
         out = points.new_zeros(points.shape[0], self.out_type.size, self.in_type.size)
         for index in range(len(self._pairs)):
-            k = self._pair_filter(index, points)
+            k = self._pair_filter(index, points, *self._pair_weights(index))
             rows = getattr(self, f"_pair{index}_out_channels")
             cols = getattr(self, f"_pair{index}_in_channels")
             out[:, rows[:, None], cols[None, :]] += k
@@ -426,14 +449,11 @@ class R2PointConv(EquivariantModule):
         else:
             edge_delta = self._check_delta(edge_delta, "edge_delta", edges.shape[1])
         edge_delta = edge_delta.to(x.dtype)
-        x_src = x[src]
         messages = x.new_zeros(edges.shape[1], self.out_type.size)
         for index in range(len(self._pairs)):
-            k = self._pair_filter(index, edge_delta)
             cols = getattr(self, f"_pair{index}_in_channels")
             rows = getattr(self, f"_pair{index}_out_channels")
-            m = torch.bmm(k, x_src[:, cols].unsqueeze(2)).squeeze(2)
-            messages.index_add_(1, rows, m)
+            messages.index_add_(1, rows, self._messages(index, edge_delta, x[:, cols], src))
         out = x.new_zeros(x.shape[0], self.out_type.size).index_add_(0, dst, messages)
         count = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         count.index_add_(0, dst, torch.ones_like(dst, dtype=x.dtype))
@@ -441,6 +461,27 @@ class R2PointConv(EquivariantModule):
         if self.bias is not None:
             out = out + self.expand_bias()
         return GeometricTensor(out, self.out_type, input.coords)
+
+    def _messages(
+        self, index: int, delta: torch.Tensor, x_pair: torch.Tensor, src: torch.Tensor
+    ) -> torch.Tensor:
+        """The messages of pair ``index`` on every edge, ``(E, O_p)``. The per-edge filters are
+        formed a chunk of edges at a time (at most :data:`FILTER_CHUNK` numbers); with autograd
+        on and several chunks, each chunk is recomputed in the backward pass instead of kept."""
+        wc, ws = self._pair_weights(index)
+        n_edges = delta.shape[0]
+        step = max(1, FILTER_CHUNK // wc.shape[1])
+        if n_edges <= step:
+            return self._pair_messages(index, delta, x_pair[src], wc, ws)
+        keep_graph = torch.is_grad_enabled()
+        parts = []
+        for lo in range(0, n_edges, step):
+            args = (index, delta[lo : lo + step], x_pair[src[lo : lo + step]], wc, ws)
+            if keep_graph:
+                parts.append(checkpoint(self._pair_messages, *args, use_reentrant=False))
+            else:
+                parts.append(self._pair_messages(*args))
+        return torch.cat(parts)
 
     def evaluate_output_shape(self, input_shape: tuple) -> tuple:
         shape = self._check_shape(input_shape)

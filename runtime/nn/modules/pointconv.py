@@ -256,6 +256,7 @@ class R2PointConv(EquivariantModule):
                     "o": out_reprs[o].size,
                     "i": in_reprs[i].size,
                     "out_fields": np.asarray(out_fields, dtype=np.int64),
+                    "dim": basis.dim,
                     "start": start,
                     "stop": start + n,
                 }
@@ -341,12 +342,9 @@ class R2PointConv(EquivariantModule):
         ws = torch.einsum("abd,doi->daobi", w, sin).reshape(dim, -1)
         return wc, ws
 
-    def _pair_filter(
-        self, index: int, delta: torch.Tensor, wc: torch.Tensor, ws: torch.Tensor
-    ) -> torch.Tensor:
-        """The filter of pair ``index`` at displacements ``delta`` ``(E, 2)``:
-        ``(E, n_out * o, n_in * i)`` (``wc``, ``ws`` from :meth:`_pair_weights`)."""
-        pair = self._pairs[index]
+    def _element_values(self, index: int, delta: torch.Tensor) -> torch.Tensor:
+        """The scalar factors of the elements of pair ``index`` at ``delta`` ``(E, 2)``:
+        ``(E, 2 dim)``, radial profile times ``cos(f phi)`` then times ``sin(f phi)``."""
         buf = lambda name: getattr(self, f"_pair{index}_{name}")  # noqa: E731
         freq, radius, sigma = buf("frequency"), buf("radius"), buf("sigma")
         r, phi, origin = _polar(delta)
@@ -355,7 +353,15 @@ class R2PointConv(EquivariantModule):
         origin = origin[:, None]
         c = torch.where(origin, (freq == 0).to(delta.dtype), torch.cos(angle))
         s = torch.where(origin, torch.zeros_like(angle), torch.sin(angle))
-        k = (radial * c) @ wc + (radial * s) @ ws
+        return torch.cat([radial * c, radial * s], dim=1)
+
+    def _pair_filter(
+        self, index: int, delta: torch.Tensor, wc: torch.Tensor, ws: torch.Tensor
+    ) -> torch.Tensor:
+        """The filter of pair ``index`` at displacements ``delta`` ``(E, 2)``:
+        ``(E, n_out * o, n_in * i)`` (``wc``, ``ws`` from :meth:`_pair_weights`)."""
+        pair = self._pairs[index]
+        k = self._element_values(index, delta) @ torch.cat([wc, ws])
         return k.view(-1, pair["n_out"] * pair["o"], pair["n_in"] * pair["i"])
 
     def _pair_messages(
@@ -366,7 +372,10 @@ class R2PointConv(EquivariantModule):
         wc: torch.Tensor,
         ws: torch.Tensor,
     ) -> torch.Tensor:
-        """``K(delta_e) x_e`` for the edges of one chunk: ``(E, O_p)``."""
+        """``K(delta_e) x_e`` for the edges of one chunk: ``(E, n_out * o)``. The per-edge
+        filters are formed by one matrix product over the elements (measured faster on CPU than
+        escnn's order, elements applied to the inputs first, even though that order does fewer
+        operations: its products have an inner dimension of one irrep's size)."""
         k = self._pair_filter(index, delta, wc, ws)
         return torch.bmm(k, x_src.unsqueeze(2)).squeeze(2)
 
@@ -465,9 +474,9 @@ class R2PointConv(EquivariantModule):
     def _messages(
         self, index: int, delta: torch.Tensor, x_pair: torch.Tensor, src: torch.Tensor
     ) -> torch.Tensor:
-        """The messages of pair ``index`` on every edge, ``(E, O_p)``. The per-edge filters are
-        formed a chunk of edges at a time (at most :data:`FILTER_CHUNK` numbers); with autograd
-        on and several chunks, each chunk is recomputed in the backward pass instead of kept."""
+        """The messages of pair ``index`` on every edge, ``(E, O_p)``, a chunk of edges at a time
+        (at most :data:`FILTER_CHUNK` numbers of per-edge filters); with autograd on and several
+        chunks, each chunk is recomputed in the backward pass instead of kept."""
         wc, ws = self._pair_weights(index)
         n_edges = delta.shape[0]
         step = max(1, FILTER_CHUNK // wc.shape[1])

@@ -97,6 +97,20 @@ def _peak_norm(c: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.sqrt((a + b) / 2 + np.sqrt(((a - b) / 2) ** 2 + ab**2))
 
 
+def _normalised_pair(basis: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(C, S)`` ``(n, o, i)`` of an irreps-pair solution: its values at ``phi = 0`` and at a
+    quarter period ``pi / (2 f)``, scaled to peak norm ``o`` (the output irrep's size)."""
+    freq = np.abs(np.asarray(basis.harmonics.frequency, dtype=np.int64))
+    quarter = np.where(freq > 0, math.pi / (2 * np.maximum(freq, 1)), 0.0)
+    n = basis.dim
+    c = np.moveaxis(basis.sample_angles(np.zeros(1))[..., 0], 2, 0)
+    at_quarter = basis.sample_angles(quarter)  # (o, i, n, n): element k at angle k
+    s = np.moveaxis(at_quarter[:, :, np.arange(n), np.arange(n)], 2, 0)
+    s[freq == 0] = 0.0
+    scale = basis.shape[0] / _peak_norm(c, s)
+    return c * scale[:, None, None], s * scale[:, None, None]
+
+
 def point_basis(
     irreps_basis: Any,
     in_repr: Any,
@@ -138,33 +152,31 @@ def point_basis(
     q_out = np.asarray(out_repr.change_of_basis, dtype=np.float64)
     q_in_inv = np.asarray(in_repr.change_of_basis_inv, dtype=np.float64)
 
-    cos_parts, sin_parts, rows = [], [], []
+    # each irreps-pair solution once: its normalised (c, s), (n, 2, 2) in the top-left corner
+    solved: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    dim = angular.dim
+    c_all, s_all = np.zeros((dim, 2, 2)), np.zeros((dim, 2, 2))
+    out_cols = np.zeros((dim, 2), dtype=np.int64)
+    in_rows = np.zeros((dim, 2), dtype=np.int64)
     for _, _, i0, o0, start, basis in angular.blocks:
-        h = basis.harmonics
-        freq = np.abs(np.asarray(h.frequency, dtype=np.int64))
-        quarter = np.where(freq > 0, math.pi / (2 * np.maximum(freq, 1)), 0.0)
-        at_zero = basis.sample_angles(np.zeros(1))[..., 0]  # (o, i, n)
-        at_quarter = basis.sample_angles(quarter)  # (o, i, n, n): element k at angle k
-        n = basis.dim
-        c = np.moveaxis(at_zero, 2, 0)
-        s = np.moveaxis(at_quarter[:, :, np.arange(n), np.arange(n)], 2, 0)
-        s[freq == 0] = 0.0
-        scale = basis.shape[0] / _peak_norm(c, s)
-        c, s = c * scale[:, None, None], s * scale[:, None, None]
-        qo = q_out[:, o0 : o0 + basis.shape[0]]
-        qi = q_in_inv[i0 : i0 + basis.shape[1]]
-        c = np.einsum("ao,noi,ib->nab", qo, c, qi)
-        s = np.einsum("ao,noi,ib->nab", qo, s, qi)
-        for k in range(n):
-            for ring in range(rings.size):
-                if freq[k] <= cutoffs[ring]:
-                    cos_parts.append(c[k])
-                    sin_parts.append(s[k])
-                    rows.append((start + k, ring))
-    if not rows:
+        if id(basis) not in solved:
+            solved[id(basis)] = _normalised_pair(basis)
+        c, s = solved[id(basis)]
+        stop = start + basis.dim
+        do, di = basis.shape
+        c_all[start:stop, :do, :di], s_all[start:stop, :do, :di] = c, s
+        # a one-dim irrep repeats its single row/column; the zero padding cancels the repeat
+        out_cols[start:stop] = [o0, o0 + do - 1]
+        in_rows[start:stop] = [i0, i0 + di - 1]
+    q_o = np.moveaxis(q_out[:, out_cols], 0, 1)  # (dim, O, 2)
+    q_i = q_in_inv[in_rows]  # (dim, 2, I)
+    full_c = np.einsum("nao,noi,nib->nab", q_o, c_all, q_i)
+    full_s = np.einsum("nao,noi,nib->nab", q_o, s_all, q_i)
+
+    freq = np.abs(columns["frequency"])
+    element, ring = np.nonzero(freq[:, None] <= cutoffs[None, :])  # element-major, then ring
+    if element.size == 0:
         raise EmptyBasisException("no basis element passes the band-limiting filter")
-    element = np.asarray([e for e, _ in rows], dtype=np.int64)
-    ring = np.asarray([r for _, r in rows], dtype=np.int64)
     attributes = {
         "radius": rings[ring],
         "sigma": sigma[ring],
@@ -178,8 +190,8 @@ def point_basis(
         "inner_index": columns["inner_index"][element],
     }
     return PointBasis(
-        cos=np.stack(cos_parts).reshape(-1, O, I),
-        sin=np.stack(sin_parts).reshape(-1, O, I),
+        cos=full_c[element].reshape(-1, O, I),
+        sin=full_s[element].reshape(-1, O, I),
         frequency=np.abs(attributes["frequency"]),
         radius=attributes["radius"],
         sigma=attributes["sigma"],

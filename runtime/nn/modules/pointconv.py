@@ -313,13 +313,15 @@ class R2PointConv(EquivariantModule):
         ``o`` an output irrep position (over all output fields), ``i`` an input irrep name."""
         out_offsets = np.cumsum([0] + [len(r.irreps) for r in self.out_type.representations])
         positions, irreps = [], []
+        names: dict[str, int] = {}  # input irrep name -> integer code
         for pair in self._pairs:
             a = pair["basis"].attributes
             # the (out field, in field, element) layout of the pair's weights
             pos = out_offsets[pair["out_fields"]][:, None] + a["out_irrep_position"][None, :]
             shape = (pair["n_out"], pair["n_in"], pair["basis"].dim)
             positions.append(np.broadcast_to(pos[:, None, :], shape).reshape(-1))
-            irreps.append(np.broadcast_to(a["in_irrep"], shape).reshape(-1))
+            codes = np.asarray([names.setdefault(n, len(names)) for n in a["in_irrep"]])
+            irreps.append(np.broadcast_to(codes, shape).reshape(-1))
         return generalized_he_std(np.concatenate(positions), np.concatenate(irreps))
 
     # ------------------------------------------------------------------ filters

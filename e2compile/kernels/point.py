@@ -14,9 +14,11 @@ the elements of frequency 0 survive (their value is ``C`` times the radial facto
 The angular elements come from the irreps-pair solutions of :mod:`.irreps_basis` (the same solver
 as the pixel kernels): each harmonic is one frequency, so ``C`` and ``S`` are its values at
 ``phi = 0`` and ``phi = pi / (2 f)``. Each element is scaled so that the largest value of
-``||C cos + S sin||_F`` over the circle is the size of its output irrep: the normalisation of the
-point convolutions of escnn (docs/escnn_parity_point.md), which makes its initialisation carry
-over.
+``||C cos + S sin||_F`` over the circle is the size of its output irrep, and where a finite
+group's 2x2 solution holds the same harmonic at frequencies ``mu`` and ``-mu`` the two are
+replaced by their half sum and half difference (same span, half the energy). Both choices are
+what escnn's point convolution does (docs/escnn_parity_point.md): its initialisation carries over
+with the same filter statistics.
 """
 
 from __future__ import annotations
@@ -108,7 +110,26 @@ def _normalised_pair(basis: Any) -> tuple[np.ndarray, np.ndarray]:
     s = np.moveaxis(at_quarter[:, :, np.arange(n), np.arange(n)], 2, 0)
     s[freq == 0] = 0.0
     scale = basis.shape[0] / _peak_norm(c, s)
-    return c * scale[:, None, None], s * scale[:, None, None]
+    c, s = c * scale[:, None, None], s * scale[:, None, None]
+    for k1, k2 in _opposite_pairs(basis.harmonics):
+        c[k1], c[k2] = (c[k1] + c[k2]) / 2, (c[k1] - c[k2]) / 2
+        s[k1], s[k2] = (s[k1] + s[k2]) / 2, (s[k1] - s[k2]) / 2
+    return c, s
+
+
+def _opposite_pairs(harmonics: Any) -> list[tuple[int, int]]:
+    """Pairs of elements of one 2x2 solution that differ only by the sign of their frequency
+    (aliased frequencies ``mu`` and ``-mu`` of a finite group, e.g. C_4 irrep 1 to itself at
+    ``|mu| = 2``)."""
+    index = {
+        (f, g, s): k
+        for k, (f, g, s) in enumerate(zip(harmonics.frequency, harmonics.gamma, harmonics.s))
+    }
+    return [
+        (k, index[(-f, g, s)])
+        for (f, g, s), k in index.items()
+        if f > 0 and s is not None and (-f, g, s) in index
+    ]
 
 
 def point_basis(

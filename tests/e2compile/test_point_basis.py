@@ -21,6 +21,7 @@ GSPACES = {
     "C1": lambda: gspaces.trivialOnR2(),
     "C3": lambda: gspaces.rot2dOnR2(3),
     "C4": lambda: gspaces.rot2dOnR2(4),
+    "C5": lambda: gspaces.rot2dOnR2(5),
     "SO2": lambda: gspaces.rot2dOnR2(-1, 6),
     "flip": lambda: gspaces.flip2dOnR2(),
     "flip0.4": lambda: gspaces.flip2dOnR2(0.4),
@@ -168,3 +169,31 @@ def test_trivial_bias_basis():
     assert trivial_bias_basis(gs.irrep(1)).shape == (2, 0)
     both = gs.trivial_repr + gs.irrep(1) + gs.trivial_repr
     np.testing.assert_allclose(trivial_bias_basis(both), np.eye(4)[:, [0, 3]])
+
+
+# (|frequency|, mean over the circle of ||B||_F^2) of the elements on the ring at radius 1,
+# frequency cutoff 3, as escnn 1.0.11's R2PointConv samples them (measured with escnn)
+ESCNN_RING_NORMS = [
+    ("C4", (1,), (1,), [(0, 4), (0, 4), (2, 2), (2, 2), (2, 2), (2, 2)]),
+    ("C4", (0,), (2,), [(2, 0.5), (2, 0.5)]),
+    ("C4", (1,), (0,), [(1, 1), (1, 1), (3, 1), (3, 1)]),
+    ("C5", (1,), (2,), [(1, 4), (1, 4), (2, 4), (2, 4), (3, 4), (3, 4)]),
+    ("D4", (1, 1), (1, 1), [(0, 4), (2, 2), (2, 2)]),
+    ("D4", (1, 0), (1, 1), [(1, 4), (3, 4)]),
+    ("D3", (1, 1), (1, 1), [(0, 4), (1, 4), (2, 4), (3, 2), (3, 2)]),
+    ("flip", (0,), (1,), [(1, 0.5), (2, 0.5), (3, 0.5)]),
+    ("O2", (1, 1), (1, 2), [(1, 4), (3, 4)]),
+    ("SO2", (1,), (1,), [(0, 4), (0, 4), (2, 4), (2, 4)]),
+]
+
+
+@pytest.mark.parametrize("name, i, o, expected", ESCNN_RING_NORMS)
+def test_element_energy_matches_escnn(name, i, o, expected):
+    gs = GSPACES[name]()
+    basis = _basis(gs, gs.irrep(*i), gs.irrep(*o), rings=(1.0,), sigma=(0.5,), cutoffs=(3.0,))
+    angles = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    c = np.cos(np.outer(angles, basis.frequency))[..., None, None]
+    s = np.sin(np.outer(angles, basis.frequency))[..., None, None]
+    energy = ((c * basis.cos + s * basis.sin) ** 2).sum(axis=(2, 3)).mean(axis=0)
+    mine = sorted(zip(basis.frequency.tolist(), np.round(energy, 9).tolist()))
+    assert mine == sorted((f, float(e)) for f, e in expected)

@@ -352,3 +352,16 @@ def test_chunked_filters_give_the_same_values_and_gradients(monkeypatch):
     with torch.no_grad():
         y = conv(nn.GeometricTensor(x, ti, coords), edges).tensor
     torch.testing.assert_close(y, whole[0])
+
+
+def test_recompute_derives_the_same_basis():
+    gs = gspaces.rot2dOnR2(4)
+    ti, to = _types(gs)
+    torch.manual_seed(0)
+    a = nn.R2PointConv(ti, to, width=2.0, n_rings=3)
+    torch.manual_seed(0)
+    b = nn.R2PointConv(ti, to, width=2.0, n_rings=3, recompute=True)
+    assert a._pairs[0]["basis"] is not b._pairs[0]["basis"]
+    torch.testing.assert_close(a.weights, b.weights)
+    for name, buffer in a.named_buffers():
+        torch.testing.assert_close(buffer, dict(b.named_buffers())[name])

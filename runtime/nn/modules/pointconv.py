@@ -169,7 +169,8 @@ class R2PointConv(EquivariantModule):
         basis_filter: optional callable on an element's attributes (``radius``, ``sigma``,
             ``frequency``, ``irrep:frequency``, ``in_irrep``, ``out_irrep``, ...) keeping it when
             true.
-        recompute: accepted for escnn's signature; the basis is analytic and always rebuilt.
+        recompute: derive the analytic basis afresh instead of reusing the one this process
+            memoised for the same pair of representations and rings.
         initialize: draw the weights with the generalized He initialisation.
 
     ``forward(input, edge_index, edge_delta=None)``: ``input.tensor`` ``(P, in_type.size)`` with
@@ -218,13 +219,13 @@ class R2PointConv(EquivariantModule):
         self._rings = resolve_rings(width, n_rings, rings)
         self._sigma = resolve_sigma(sigma, self._rings)
         self._cutoffs = resolve_cutoffs(frequencies_cutoff, self._rings)
-        self._build_basis(basis_filter)
+        self._build_basis(basis_filter, bool(recompute))
         self._build_bias(bool(bias))
         if initialize:
             self.reset_parameters()
 
     # ------------------------------------------------------------------ construction
-    def _build_basis(self, basis_filter: Callable[[dict], bool] | None) -> None:
+    def _build_basis(self, basis_filter: Callable[[dict], bool] | None, recompute: bool) -> None:
         in_reprs = _distinct(self.in_type.representations)
         out_reprs = _distinct(self.out_type.representations)
         pairs = sorted(
@@ -235,7 +236,8 @@ class R2PointConv(EquivariantModule):
         self._pairs: list[dict[str, Any]] = []
         start = 0
         for i, o in pairs:
-            basis = _pair_basis(self.space, in_reprs[i], out_reprs[o], *key)
+            build = _pair_basis.__wrapped__ if recompute else _pair_basis
+            basis = build(self.space, in_reprs[i], out_reprs[o], *key)
             if basis is not None and basis_filter is not None:
                 keep = [
                     bool(basis_filter(_filter_attributes(basis.attributes, k)))

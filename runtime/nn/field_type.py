@@ -347,7 +347,9 @@ class FieldType:
         self._check_tensor(input, "input")
         return apply_fiber(self, input, element)
 
-    def transform(self, input: torch.Tensor, element: Any) -> torch.Tensor:
+    def transform(
+        self, input: torch.Tensor, element: Any, coords: torch.Tensor | None = None
+    ) -> Any:
         """Transform ``input`` (``B x size x H x W``) by ``element``: channels and grid (on a
         gspace with no base space, ``no_base_space(G)``, the channels of any ``(B, size, ...)``).
 
@@ -355,10 +357,28 @@ class FieldType:
         angles resample it (order-2 spline interpolation around the grid centre, same size,
         zeros outside: the gspace's ``featurefield_action`` convention). Runs on the tensor's
         device in torch (no numpy round trip) and keeps the autograd graph.
+
+        With ``coords`` (``(P, 2)``), ``input`` is a point cloud ``(P, size)``: the channels are
+        transformed and the points moved, and the pair ``(input', coords')`` is returned.
         """
         self._check_tensor(input, "input")
         if getattr(self._gspace, "dimensionality", 2) == 0:  # no base space: fibers only
             return apply_fiber(self, input, element)
+        if coords is not None:
+            if not isinstance(coords, torch.Tensor) or coords.dim() != 2 or coords.shape[1] != 2:
+                raise ArgumentError(
+                    "FieldType.transform: 'coords' must be a (points, 2) tensor, got "
+                    f"{tuple(getattr(coords, 'shape', ())) or type(coords).__name__}"
+                )
+            if input.dim() != 2 or input.shape[0] != coords.shape[0]:
+                raise ArgumentError(
+                    f"FieldType.transform: with 'coords' of shape {tuple(coords.shape)}, 'input' "
+                    f"must have shape ({coords.shape[0]}, {self._size}), got {tuple(input.shape)}"
+                )
+            matrix = torch.as_tensor(
+                self._gspace.action_matrix(element), dtype=coords.dtype, device=coords.device
+            )
+            return apply_fiber(self, input, element), coords @ matrix.T
         if input.dim() != 4:
             raise ArgumentError(
                 f"FieldType.transform: 'input' must have shape (B, C, H, W), got "

@@ -20,6 +20,10 @@ class GeometricTensor:
     Args:
         tensor: the data; dimension 1 holds ``type.size`` channels.
         type: the field type of the data.
+        coords: optional ``(P, 2)`` tensor of point coordinates: ``tensor`` is then a
+            ``(P, type.size)`` set of points on the plane (a point cloud, as escnn's
+            ``GeometricTensor`` takes it), row ``p`` at ``coords[p]``. Operations that keep the
+            points keep ``coords``; :meth:`transform` moves them; slicing dimension 0 slices them.
 
     Slicing works as on tensors along the batch and spatial dims, but along dim 1 it selects
     *fields*, never single channels; an integer index keeps its dimension (size 1): it is the
@@ -28,7 +32,9 @@ class GeometricTensor:
     item assignment is not.
     """
 
-    def __init__(self, tensor: torch.Tensor, type: FieldType) -> None:
+    def __init__(
+        self, tensor: torch.Tensor, type: FieldType, coords: torch.Tensor | None = None
+    ) -> None:
         if not isinstance(tensor, torch.Tensor):
             raise ArgumentTypeError(
                 f"GeometricTensor: 'tensor' must be a torch.Tensor, got {_tname(tensor)}"
@@ -42,8 +48,11 @@ class GeometricTensor:
                 f"GeometricTensor: 'tensor' of shape {tuple(tensor.shape)} does not match 'type' "
                 f"{type!r}, which has {type.size} channels (expected in dimension 1)"
             )
+        if coords is not None:
+            _check_coords(tensor, coords)
         self.tensor = tensor
         self.type = type
+        self.coords = coords
 
     # ------------------------------------------------------------------ tensor-like
     @property
@@ -57,7 +66,7 @@ class GeometricTensor:
 
     def to(self, *args: Any, **kwargs: Any) -> GeometricTensor:
         """``self.tensor.to(*args, **kwargs)`` wrapped with the same type."""
-        return GeometricTensor(self.tensor.to(*args, **kwargs), self.type)
+        return GeometricTensor(self.tensor.to(*args, **kwargs), self.type, self.coords)
 
     def __repr__(self) -> str:
         body = repr(self.tensor)
@@ -68,15 +77,22 @@ class GeometricTensor:
     # ------------------------------------------------------------------ group action
     def restrict(self, id: Any) -> GeometricTensor:
         """The same data (shared, not copied) typed by ``self.type.restrict(id)``."""
-        return GeometricTensor(self.tensor, self.type.restrict(id))
+        return GeometricTensor(self.tensor, self.type.restrict(id), self.coords)
 
     def transform(self, element: Any) -> GeometricTensor:
-        """Transform channels and grid by ``element`` (see :meth:`FieldType.transform`)."""
+        """Transform channels and grid by ``element`` (see :meth:`FieldType.transform`); with
+        ``coords``, the channels and the points (``coords @ M.T``, ``M`` the element's matrix
+        on the plane)."""
+        if self.coords is not None:
+            data, coords = self.type.transform(self.tensor, element, coords=self.coords)
+            return GeometricTensor(data, self.type, coords)
         return GeometricTensor(self.type.transform(self.tensor, element), self.type)
 
     def transform_fibers(self, element: Any) -> GeometricTensor:
         """Apply ``rho(element)`` to the feature vectors only; the grid is unchanged."""
-        return GeometricTensor(self.type.transform_fibers(self.tensor, element), self.type)
+        return GeometricTensor(
+            self.type.transform_fibers(self.tensor, element), self.type, self.coords
+        )
 
     # ------------------------------------------------------------------ splitting and slicing
     def split(self, breaks: Sequence[int] | None = None) -> list[GeometricTensor]:
@@ -96,7 +112,7 @@ class GeometricTensor:
         out = []
         for a, b in zip([0, *breaks], [*breaks, n]):
             t = self.tensor[:, int(start[a]) : int(end[b - 1])]
-            out.append(GeometricTensor(t, self.type.index_select(range(a, b))))
+            out.append(GeometricTensor(t, self.type.index_select(range(a, b)), self.coords))
         return out
 
     def __getitem__(self, slices: Any) -> GeometricTensor:
@@ -152,7 +168,8 @@ class GeometricTensor:
             channels = torch.as_tensor(self.type.fields_channels(fields), device=self.tensor.device)
             data = self.tensor[tuple(basic)].index_select(1, channels)
         new_type = self.type if len(fields) == len(self.type) and fields.step == 1 else None
-        return GeometricTensor(data, new_type or self.type.index_select(fields))
+        coords = None if self.coords is None else self.coords[basic[0]]
+        return GeometricTensor(data, new_type or self.type.index_select(fields), coords)
 
     # ------------------------------------------------------------------ arithmetic
     def _check_same(self, other: Any, op: str) -> GeometricTensor:
@@ -171,13 +188,23 @@ class GeometricTensor:
                 f"GeometricTensor {op}: the two tensors have different shapes: "
                 f"{tuple(self.tensor.shape)} and {tuple(other.tensor.shape)}"
             )
+        if not _same_coords(self.coords, other.coords):
+            raise FieldTypeMismatchError(
+                f"GeometricTensor {op}: the two tensors have different 'coords'"
+            )
         return other
 
+    def has_same_coords(self, other: GeometricTensor) -> bool:
+        """Whether ``other`` has the same points: both without ``coords``, or close ones."""
+        return _same_coords(self.coords, other.coords)
+
     def __add__(self, other: GeometricTensor) -> GeometricTensor:
-        return GeometricTensor(self.tensor + self._check_same(other, "+").tensor, self.type)
+        other = self._check_same(other, "+")
+        return GeometricTensor(self.tensor + other.tensor, self.type, self.coords)
 
     def __sub__(self, other: GeometricTensor) -> GeometricTensor:
-        return GeometricTensor(self.tensor - self._check_same(other, "-").tensor, self.type)
+        other = self._check_same(other, "-")
+        return GeometricTensor(self.tensor - other.tensor, self.type, self.coords)
 
     def __iadd__(self, other: GeometricTensor) -> GeometricTensor:
         self.tensor += self._check_same(other, "+=").tensor
@@ -188,10 +215,10 @@ class GeometricTensor:
         return self
 
     def __neg__(self) -> GeometricTensor:
-        return GeometricTensor(-self.tensor, self.type)
+        return GeometricTensor(-self.tensor, self.type, self.coords)
 
     def __mul__(self, other: Any) -> GeometricTensor:
-        return GeometricTensor(self.tensor * _scalar(other, "*"), self.type)
+        return GeometricTensor(self.tensor * _scalar(other, "*"), self.type, self.coords)
 
     __rmul__ = __mul__
 
@@ -200,11 +227,35 @@ class GeometricTensor:
         return self
 
     def __truediv__(self, other: Any) -> GeometricTensor:
-        return GeometricTensor(self.tensor / _scalar(other, "/"), self.type)
+        return GeometricTensor(self.tensor / _scalar(other, "/"), self.type, self.coords)
 
     def __itruediv__(self, other: Any) -> GeometricTensor:
         self.tensor /= _scalar(other, "/=")
         return self
+
+
+def _check_coords(tensor: torch.Tensor, coords: Any) -> None:
+    if not isinstance(coords, torch.Tensor):
+        raise ArgumentTypeError(
+            f"GeometricTensor: 'coords' must be a torch.Tensor or None, got {_tname(coords)}"
+        )
+    if coords.dim() != 2 or coords.shape[1] != 2:
+        raise FieldTypeMismatchError(
+            f"GeometricTensor: 'coords' must have shape (points, 2), got {tuple(coords.shape)}"
+        )
+    if tensor.dim() != 2 or tensor.shape[0] != coords.shape[0]:
+        raise FieldTypeMismatchError(
+            f"GeometricTensor: with 'coords' of shape {tuple(coords.shape)}, 'tensor' must have "
+            f"shape ({coords.shape[0]}, channels), got {tuple(tensor.shape)}"
+        )
+
+
+def _same_coords(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is b:
+        return True
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    return bool(torch.allclose(a, b))
 
 
 def _scalar(value: Any, op: str) -> Any:
@@ -250,6 +301,10 @@ def tensor_directsum(tensors: Sequence[GeometricTensor]) -> GeometricTensor:
                 f"tensor_directsum: tensors[{i}] has shape {tuple(t.tensor.shape)}, incompatible "
                 f"with {tuple(first.tensor.shape)} outside dimension 1"
             )
+        if not _same_coords(t.coords, first.coords):
+            raise ArgumentError(
+                f"tensor_directsum: tensors[{i}] has other 'coords' than tensors[0]"
+            )
         reps.extend(t.type.representations)
     data = torch.cat([t.tensor for t in tensors], dim=1)
-    return GeometricTensor(data, FieldType(first.type.gspace, reps))
+    return GeometricTensor(data, FieldType(first.type.gspace, reps), first.coords)

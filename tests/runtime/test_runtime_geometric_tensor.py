@@ -147,3 +147,58 @@ def test_transform_on_cuda_matches_cpu(space, ftype):
     y = t.transform(x.cuda(), 0.3)
     assert y.is_cuda
     torch.testing.assert_close(y.cpu(), t.transform(x, 0.3), atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ point clouds (coords)
+def test_coords_kept_and_moved(ftype, space):
+    coords = torch.randn(6, 2)
+    g = nn.GeometricTensor(torch.randn(6, ftype.size), ftype, coords)
+    assert g.coords is coords
+    assert nn.GeometricTensor(torch.randn(2, ftype.size, 3, 3), ftype).coords is None
+    for other in (g.to(torch.float64), g.transform_fibers(1), g + g, g - g, -g, g * 2.0, g / 2.0):
+        assert other.coords is coords
+    assert g.restrict(2).coords is coords
+    assert all(part.coords is coords for part in g.split([2, 4]))
+    torch.testing.assert_close(g[1:4].coords, coords[1:4])
+    torch.testing.assert_close(g[2].coords, coords[2:3])
+    assert g[:, 0:2].coords is not None and g[:, 0:2].coords.shape == (6, 2)
+    moved = g.transform(1)  # a quarter turn: (x, y) -> (-y, x)
+    torch.testing.assert_close(moved.coords, torch.stack([-coords[:, 1], coords[:, 0]], dim=1))
+    torch.testing.assert_close(moved.tensor, ftype.transform_fibers(g.tensor, 1))
+    assert nn.tensor_directsum([g, g]).coords is coords
+    assert g.has_same_coords(nn.GeometricTensor(g.tensor, ftype, coords.clone()))
+
+
+def test_flip_moves_coords():
+    gs = gspaces.flipRot2dOnR2(2)  # reflection across the vertical axis: (x, y) -> (-x, y)
+    t = nn.FieldType(gs, [gs.regular_repr])
+    coords = torch.randn(5, 2)
+    moved = nn.GeometricTensor(torch.randn(5, 4), t, coords).transform((1, 0))
+    torch.testing.assert_close(moved.coords, torch.stack([-coords[:, 0], coords[:, 1]], dim=1))
+    data, new = t.transform(torch.randn(5, 4), (1, 0), coords=coords)
+    torch.testing.assert_close(new, moved.coords)
+
+
+def test_bad_coords(ftype):
+    x = torch.randn(6, ftype.size)
+    with pytest.raises(TypeError, match="coords"):
+        nn.GeometricTensor(x, ftype, [[0.0, 0.0]] * 6)
+    for coords, tensor in (
+        (torch.randn(6, 3), x),
+        (torch.randn(6), x),
+        (torch.randn(5, 2), x),
+        (torch.randn(6, 2), torch.randn(6, ftype.size, 2)),
+    ):
+        with pytest.raises(ValueError, match="coords") as info:
+            nn.GeometricTensor(tensor, ftype, coords)
+        assert isinstance(info.value, AssertionError)
+    a = nn.GeometricTensor(x, ftype, torch.randn(6, 2))
+    b = nn.GeometricTensor(x, ftype, torch.randn(6, 2))
+    with pytest.raises(ValueError, match="coords"):
+        a + b
+    with pytest.raises(ValueError, match="coords"):
+        a + nn.GeometricTensor(x, ftype)
+    with pytest.raises(ValueError, match="coords"):
+        nn.tensor_directsum([a, b])
+    with pytest.raises(ValueError, match="coords"):
+        ftype.transform(x, 1, coords=torch.randn(5, 2))

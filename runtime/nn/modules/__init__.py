@@ -27,6 +27,7 @@ from .misc import (
 )
 from .multiple import BranchingModule, MergeModule, MultipleModule
 from .nonlinearities import ELU, GatedNonLinearity1, NormNonLinearity, PointwiseNonLinearity, ReLU
+from .pointconv import R2PointConv
 from .pooling import (
     PointwiseAdaptiveAvgPool,
     PointwiseAdaptiveMaxPool,
@@ -85,4 +86,5 @@ __all__ = [
     "FourierELU",
     "QuotientFourierPointwise",
     "QuotientFourierELU",
+    "R2PointConv",
 ]

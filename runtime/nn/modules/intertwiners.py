@@ -3,9 +3,7 @@
 :class:`IntertwinerExpansion` is what escnn's ``BlocksBasisExpansion`` does for a gspace without
 base space: for each pair ``(input representation name, output representation name)``, sorted as
 strings, the basis of :func:`e2compile.group.intertwiner_basis` and one weight per (output field,
-input field, basis element) of that pair. :class:`ExpandedCache` keeps the expanded matrix of a
-module in eval mode, rebuilt whenever a parameter changed. Shared by ``Linear`` and
-``TensorProductModule``.
+input field, basis element) of that pair. Shared by ``Linear`` and ``TensorProductModule``.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import torch
 from ..errors import ArgumentError
 from ._buffers import DerivedBuffers
 
-__all__ = ["IntertwinerExpansion", "ExpandedCache"]
+__all__ = ["IntertwinerExpansion"]
 
 
 def _group_by_name(reprs: Sequence[Any], argname: str) -> dict[str, tuple[Any, list[int]]]:
@@ -134,56 +132,3 @@ class IntertwinerExpansion(DerivedBuffers):
             rows, cols = getattr(self, f"_rows_{k}"), getattr(self, f"_cols_{k}")
             matrix = matrix.index_put((rows, cols), block)
         return matrix
-
-
-class ExpandedCache:
-    """Mixin for modules with ``weights`` (and maybe ``bias``) expanded by
-    :meth:`expand_parameters`: in eval mode the expansion is cached and rebuilt when a parameter
-    changed (value, dtype or device), so that ``load_state_dict`` in eval mode is safe."""
-
-    _cache: tuple[tuple[torch.Tensor, ...], Any] | None = None
-
-    def _parameters_now(self) -> tuple[torch.Tensor, ...]:
-        return tuple(p for p in (self.weights, getattr(self, "bias", None)) if p is not None)
-
-    def _cache_valid(self) -> bool:
-        if self._cache is None:
-            return False
-        snapshot, current = self._cache[0], self._parameters_now()
-        return len(snapshot) == len(current) and all(
-            s.device == p.device and s.dtype == p.dtype and torch.equal(s, p.detach())
-            for s, p in zip(snapshot, current)
-        )
-
-    def _cached(self) -> Any:
-        if not self._cache_valid():
-            with torch.inference_mode(False), torch.no_grad():
-                snapshot = tuple(p.detach().clone() for p in self._parameters_now())
-                self._cache = (snapshot, self.expand_parameters())
-        return self._cache[1]
-
-    def _expanded(self) -> Any:
-        """The expansion for a forward pass: fresh (with autograd) when training or when a
-        parameter needs a gradient, else the cached one."""
-        needs_grad = torch.is_grad_enabled() and any(
-            p.requires_grad for p in self._parameters_now()
-        )
-        if self.training or needs_grad:
-            return self.expand_parameters()
-        return self._cached()
-
-    def _derived_buffers_changed(self) -> None:
-        self._cache = None
-
-    def train(self, mode: bool = True):
-        """Train mode drops the cached expansion; eval mode builds it."""
-        super().train(mode)
-        self._cache = None
-        if not mode:
-            self._cached()
-        return self
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_cache"] = None
-        return state

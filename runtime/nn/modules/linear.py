@@ -12,9 +12,10 @@ from torch.nn import Parameter
 from ..errors import ArgumentError, FieldTypeMismatchError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
+from ._expansion_cache import ExpansionCache
 from ._utils import require_choice, require_field_type
 from .equivariant_module import EquivariantModule
-from .intertwiners import ExpandedCache, IntertwinerExpansion
+from .intertwiners import IntertwinerExpansion
 
 __all__ = ["Linear"]
 
@@ -47,7 +48,7 @@ def trivial_bias_expansion(out_type: FieldType) -> np.ndarray:
     return np.stack(columns, axis=1) if columns else np.zeros((out_type.size, 0))
 
 
-class Linear(ExpandedCache, EquivariantModule):
+class Linear(ExpansionCache, EquivariantModule):
     """G-equivariant linear map between two field types of a gspace with no base space.
 
     Args:

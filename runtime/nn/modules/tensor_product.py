@@ -10,14 +10,15 @@ from torch.nn import Parameter
 from ..errors import ArgumentError
 from ..field_type import FieldType
 from ..geometric_tensor import GeometricTensor
+from ._expansion_cache import ExpansionCache
 from ._utils import require_field_type
 from .equivariant_module import EquivariantModule
-from .intertwiners import ExpandedCache, IntertwinerExpansion
+from .intertwiners import IntertwinerExpansion
 
 __all__ = ["TensorProductModule"]
 
 
-class TensorProductModule(ExpandedCache, EquivariantModule):
+class TensorProductModule(ExpansionCache, EquivariantModule):
     """Each field ``x_c`` (representation ``rho``) becomes ``M_c kron(x_c, x_c)``, with ``M_c`` a
     learnable equivariant map from ``rho ⊗ rho`` to the output representation (its own weights
     for every field ``c``, no bias). Pointwise: works for any number of spatial dimensions.

@@ -12,16 +12,11 @@ State of a layer:
 * ``weights`` (and ``bias``, one entry per trivial irrep of the output type): the only tensors in
   ``state_dict``, with the same keys in train and eval mode;
 * the sampled bases, in the basis expansion submodule, as non-persistent buffers;
-* in eval mode, the expanded filter and bias (``filter``, ``expanded_bias``): a cache that keeps
-  a copy of the parameters it was built from and compares it, value by value, with the current
-  parameters before every use. Writes through ``.data``, optimiser steps, ``load_state_dict``,
-  in-place ops under ``torch.no_grad()``, ``torch.nn.init`` and ``.to(device)`` therefore can
-  never leave it stale (``.data`` writes bypass version counters, so versions are not enough).
-  The comparison reads only the coefficients, which are far fewer than the filter's entries. The
-  cache is used whenever no gradient has to reach the parameters (``torch.no_grad()``,
-  ``torch.inference_mode()``, frozen parameters); an eval-mode forward that does need gradients
-  (e.g. fine-tuning with frozen batch norm) expands afresh. Parameters on the meta device are
-  never cached.
+* in eval mode, the expanded filter (contiguous) and bias (``filter``, ``expanded_bias``),
+  cached by :class:`~runtime.nn.modules._expansion_cache.ExpansionCache` (shared with
+  ``Linear`` and ``TensorProductModule``): checked against the current parameters before every
+  use, so in-place weight changes never leave it stale, and used whenever no gradient has to
+  reach the parameters.
 """
 
 from __future__ import annotations
@@ -36,6 +31,7 @@ from torch.nn import Parameter
 
 from ...errors import ArgumentError
 from ...geometric_tensor import GeometricTensor
+from .._expansion_cache import ExpansionCache
 from .._utils import pair, require_field_type
 from ..equivariant_module import EquivariantModule
 from . import functional as F
@@ -67,7 +63,7 @@ def _check_groups(field_type: Any, groups: int, argname: str, who: str) -> Any:
     return field_type.index_select(list(range(size))) if groups > 1 else field_type
 
 
-class _RdConvBase(EquivariantModule):
+class _RdConvBase(ExpansionCache, EquivariantModule):
     """Shared machinery of steerable convolutions; see :class:`~runtime.nn.R2Conv` for the
     arguments, which subclasses pass by keyword (``spec_kwargs`` go to ``_basis_spec``).
     Subclasses set ``_transposed`` and implement ``_conv_forward``, ``evaluate_output_shape``,
@@ -162,9 +158,6 @@ class _RdConvBase(EquivariantModule):
             )
         self.weights = Parameter(torch.zeros(self._basisexpansion.dimension()))
         self._init_bias(bias)
-        self._cache: tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None] | None = (
-            None
-        )
         if initialize and not self._basisexpansion.dry_run:
             self.reset_parameters()
 
@@ -248,41 +241,14 @@ class _RdConvBase(EquivariantModule):
             )
         return filt, bias
 
-    def _parameters_now(self) -> tuple[torch.Tensor, ...]:
-        return tuple(p for p in (self.weights, self.bias) if p is not None)
+    def _can_expand(self) -> bool:
+        return not self._basisexpansion.dry_run
 
-    def _cache_valid(self) -> bool:
-        if self._cache is None:
-            return False
-        snapshot = self._cache[0]
-        current = self._parameters_now()
-        return len(snapshot) == len(current) and all(
-            s.device == p.device
-            and s.dtype == p.dtype
-            and s.shape == p.shape
-            and torch.equal(s, p.detach())
-            for s, p in zip(snapshot, current)
-        )
-
-    def _cached(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The eval-mode filter and bias, rebuilt when any parameter value changed since."""
-        if self.weights.device.type == "meta":
-            with torch.no_grad():
-                return self.expand_parameters()
-        if not self._cache_valid():
-            with torch.inference_mode(False), torch.no_grad():
-                snapshot = tuple(p.detach().clone() for p in self._parameters_now())
-                filt, bias = self.expand_parameters()
-            self._cache = (snapshot, filt.contiguous(), bias)
-        return self._cache[1], self._cache[2]
-
-    def _derived_buffers_changed(self) -> None:
-        self._cache = None  # built from the old bases (``.to``, ``.to_empty``, ``.double``)
-
-    def _needs_grad(self) -> bool:
-        return torch.is_grad_enabled() and any(
-            p.requires_grad for p in (self.weights, self.bias) if p is not None
-        )
+    def _for_cache(
+        self, expanded: tuple[torch.Tensor, torch.Tensor | None]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        filt, bias = expanded
+        return filt.contiguous(), bias
 
     @property
     def filter(self) -> torch.Tensor | None:
@@ -294,29 +260,12 @@ class _RdConvBase(EquivariantModule):
         """The expanded bias cached in eval mode (``None`` in train mode or without bias)."""
         return None if self.training else self._cached()[1]
 
-    def train(self, mode: bool = True):
-        """Train mode drops the cached filter; eval mode builds it from the current weights."""
-        super().train(mode)
-        if mode:
-            self._cache = None
-        elif not self._basisexpansion.dry_run:
-            self._cached()
-        return self
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_cache"] = None  # derived data: rebuilt on first use
-        return state
-
     # -------------------------------------------------------------------------------- forward
 
     def forward(self, input: GeometricTensor) -> GeometricTensor:
         """Convolve ``input`` (of type ``in_type``) with the expanded filter and bias."""
         x = self._check_input(input)
-        if self.training or self._needs_grad():
-            filt, bias = self.expand_parameters()
-        else:
-            filt, bias = self._cached()
+        filt, bias = self._expanded()
         return GeometricTensor(self._conv_forward(x, filt, bias), self.out_type)
 
     def _export(self, cls: type[torch.nn.Module], **options: Any) -> torch.nn.Module:

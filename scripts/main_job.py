@@ -35,7 +35,8 @@ from e2compile import gspaces  # noqa: E402
 from runtime import nn  # noqa: E402
 
 DIGIT_SIZE = 15  # digits are 8x8: upsampled to an odd size so that 90° rotations are exact,
-IMAGE_SIZE = 21  # then padded with zeros so that rotating them by 45° loses no ink
+IMAGE_SIZE = 23  # then padded with zeros so that rotating them by 45° loses no ink (23 = 3 mod 4:
+# every strided antialiased pooling then samples a grid symmetric about the centre)
 
 
 class DigitClassifier(torch.nn.Module):
@@ -89,10 +90,10 @@ class FourierDigitClassifier(torch.nn.Module):
         self.features = nn.SequentialModule(
             nn.R2Conv(self.in_type, act1.in_type, kernel_size=5, padding=2),
             act1,
-            nn.PointwiseAvgPoolAntialiased(act1.out_type, sigma=0.66, stride=2),
+            nn.PointwiseAvgPoolAntialiased(act1.out_type, sigma=0.66, stride=2, padding=1),
             nn.R2Conv(act1.out_type, act2.in_type, kernel_size=5, padding=2),
             act2,
-            nn.PointwiseAvgPoolAntialiased(act2.out_type, sigma=0.66, stride=2),
+            nn.PointwiseAvgPoolAntialiased(act2.out_type, sigma=0.66, stride=2, padding=1),
             nn.R2Conv(act2.out_type, t_out, kernel_size=5, padding=2),
             nn.ELU(t_out, inplace=True),
         )

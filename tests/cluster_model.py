@@ -82,7 +82,12 @@ def train(model: torch.nn.Module, batches: list, rank: int = 0, world: int = 1) 
 
 
 def ddp_rank(
-    rank: int, world: int, port: int, env: dict[str, str], model: torch.nn.Module, out: str
+    rank: int,
+    world: int,
+    init_method: str,
+    env: dict[str, str],
+    model: torch.nn.Module,
+    out: str,
 ) -> None:
     """One rank: check the pickled model against one built offline from the bundle, wrap the
     pickled one in DistributedDataParallel (gloo, loopback), train, save losses and weights."""
@@ -92,7 +97,7 @@ def ddp_rank(
         torch.set_num_threads(1)
         torch.distributed.init_process_group(
             "gloo",
-            init_method=f"tcp://127.0.0.1:{port}",
+            init_method=init_method,
             rank=rank,
             world_size=world,
             timeout=timedelta(seconds=180),

@@ -10,7 +10,6 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import time
@@ -40,22 +39,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def free_port() -> int:
-    """A TCP port free on the loopback interface (bound, read, released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_ranks(blob: bytes, env: dict[str, str], out: Path) -> list[dict]:
     """Spawn the ranks, wait at most ``DEADLINE`` seconds, kill stragglers, read their results."""
     ctx = multiprocessing.get_context("spawn")
-    port = free_port()
+    # a file rendezvous: no TCP port to pick, so no other test can take it between pick and bind
+    rendezvous = f"file://{out / 'rendezvous'}"
     procs = [
         ctx.Process(
             target=cluster_model.ddp_rank,
             # the model travels pickled by value: every rank owns its own copy of the tensors
-            args=(rank, cluster_model.WORLD, port, env, pickle.loads(blob), str(out)),
+            args=(rank, cluster_model.WORLD, rendezvous, env, pickle.loads(blob), str(out)),
             daemon=True,
         )
         for rank in range(cluster_model.WORLD)
@@ -78,6 +71,12 @@ def run_ranks(blob: bytes, env: dict[str, str], out: Path) -> list[dict]:
     results = [torch.load(path, weights_only=True) if path.is_file() else None for path in paths]
     for rank, result in enumerate(results):  # a rank's own traceback explains the most
         assert result is None or "error" not in result, f"rank {rank} failed:\n{result['error']}"
+    died = {
+        rank: p.exitcode
+        for rank, (p, result) in enumerate(zip(procs, results))
+        if rank not in late and p.exitcode != 0 and result is None
+    }
+    assert not died, f"rank(s) died without a result (exit codes {died}); killed {late}"
     assert not late, f"rank(s) {late} still running after {DEADLINE} s: killed"
     for rank, (p, result) in enumerate(zip(procs, results)):
         assert result is not None and p.exitcode == 0, f"rank {rank} exited with {p.exitcode}"

@@ -87,17 +87,15 @@ def machine() -> str:
 
 
 def update_report(section: str, text: str, path: Path = REPORT) -> None:
-    """Replace (or append) the section ``section`` of the report with ``text`` and today's date."""
+    """Replace the section ``section`` of the report (between its ``<!-- begin/end -->``
+    markers) with ``text`` and today's date. A report without those markers is left alone (every
+    figure lives there once, written by hand): the text is printed above, to be copied in."""
     begin, end = f"<!-- begin {section} -->", f"<!-- end {section} -->"
     today = datetime.date.today().isoformat()
     block = f"{begin}\n{text.rstrip()}\n\nWritten by the script on {today}.\n{end}\n"
-    if path.exists():
-        content = path.read_text(encoding="utf-8")
-    else:
-        content = (
-            "# Benchmarks\n\nWritten by `benchmarks/instantiate.py` and "
-            "`benchmarks/train_step.py` (each rewrites its own section).\n\n"
-        )
+    content = path.read_text(encoding="utf-8") if path.exists() else ""
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
-    content = pattern.sub(block, content) if pattern.search(content) else content + "\n" + block
-    path.write_text(content, encoding="utf-8")
+    if not pattern.search(content):
+        print(f"({path.name} has no '{section}' section markers: not written; copy the figures in)")
+        return
+    path.write_text(pattern.sub(block, content), encoding="utf-8")

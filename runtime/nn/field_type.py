@@ -362,7 +362,7 @@ class FieldType:
         transformed and the points moved, and the pair ``(input', coords')`` is returned.
         """
         self._check_tensor(input, "input")
-        if getattr(self._gspace, "dimensionality", 2) == 0:  # no base space: fibers only
+        if self._gspace.dimensionality == 0:  # no base space: fibers only
             return apply_fiber(self, input, element)
         if coords is not None:
             if not isinstance(coords, torch.Tensor) or coords.dim() != 2 or coords.shape[1] != 2:

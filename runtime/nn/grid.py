@@ -36,7 +36,10 @@ def quarter_turns(angle: float) -> int | None:
 
 
 def is_grid_exact(gspace: Any, element: Any) -> bool:
-    """Whether ``element`` maps the pixel grid onto itself (multiples of 90 degrees, flips)."""
+    """Whether ``element`` maps the pixel grid onto itself (multiples of 90 degrees, flips);
+    without a base space (``no_base_space``) every element is."""
+    if gspace.dimensionality == 0:
+        return True
     return quarter_turns(gspace.planar_action(element)[0]) is not None
 
 

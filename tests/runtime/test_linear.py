@@ -203,3 +203,32 @@ def test_field_type_transform_without_base_space():
     x = torch.tensor([[1.0, 0.0]])
     y = GeometricTensor(x, t).transform(math.pi / 2).tensor
     assert torch.allclose(y, torch.tensor([[0.0, 1.0]]), atol=1e-7)
+
+
+@pytest.mark.parametrize("make", ["Linear", "TensorProductModule", "IIDBatchNorm1d"])
+def test_check_equivariance_works_without_a_base_space(make):
+    import runtime.nn as nn
+
+    gs = no_base_space(dihedral_group(3))
+    t = FieldType(gs, [gs.regular_repr] * 2)  # uniform, as TensorProductModule needs
+    module = nn.IIDBatchNorm1d(t) if make == "IIDBatchNorm1d" else getattr(nn, make)(t, t)
+    errors = module.check_equivariance()
+    assert [g for g, _ in errors] == list(gs.testing_elements)  # every element acts exactly
+    assert max(e for _, e in errors) < 1e-9
+
+
+class _OneEntryOff(Linear):
+    """A Linear whose matrix gains one entry that no equivariant map has."""
+
+    def expand_parameters(self):
+        matrix, bias = super().expand_parameters()
+        off = torch.zeros_like(matrix)
+        off[0, 1] = 1.0
+        return matrix + off, bias
+
+
+def test_check_equivariance_catches_a_module_that_breaks_it():
+    gs = no_base_space(cyclic_group(4))
+    t = FieldType(gs, [gs.regular_repr])
+    with pytest.raises(AssertionError, match="equivariance error"):
+        _OneEntryOff(t, t).check_equivariance()

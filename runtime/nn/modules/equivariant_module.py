@@ -131,7 +131,10 @@ class EquivariantModule(DerivedBuffers, ABC):
         module = self._float64_copy()
         size = spatial or self._equivariance_size()
         device = module._tensor_device()
-        x = torch.randn(batch, self.in_type.size, size, size, dtype=torch.float64, device=device)
+        spatial_shape = (size,) * self.in_type.gspace.dimensionality  # none without a base space
+        x = torch.randn(
+            batch, self.in_type.size, *spatial_shape, dtype=torch.float64, device=device
+        )
         if elements is None:
             elements = grid_exact_elements(self._equivariance_gspace())
         errors = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -168,31 +167,6 @@ class Linear(ExpansionCache, EquivariantModule):
     def check_equivariance(
         self, atol: float = 1e-6, rtol: float = 1e-6, elements: Any = None, batch: int = 10
     ) -> list[tuple[Any, float]]:
-        """Compare ``self(g.x)`` with ``g.self(x)`` on random ``(batch, in_size)`` inputs in
-        float64, for ``elements`` (default: the group's testing elements); raises
-        ``AssertionError`` when they differ, returns ``[(element, mean absolute error)]``."""
-        return check_vector_equivariance(self, atol, rtol, elements, batch)
-
-
-def check_vector_equivariance(
-    module: EquivariantModule, atol: float, rtol: float, elements: Any, batch: int
-) -> list[tuple[Any, float]]:
-    """:meth:`Linear.check_equivariance` for any module on vectors ``(B, C)``."""
-    m = copy.deepcopy(module).to(torch.float64)
-    if elements is None:
-        elements = module.in_type.testing_elements
-    x = torch.randn(batch, module.in_type.size, dtype=torch.float64)
-    errors = []
-    with torch.no_grad():
-        ref = m(GeometricTensor(x, m.in_type)).tensor
-        for g in elements:
-            out1 = m(GeometricTensor(m.in_type.transform_fibers(x, g), m.in_type)).tensor
-            out2 = m.out_type.transform_fibers(ref, g)
-            err = (out1 - out2).abs()
-            if not torch.allclose(out1, out2, atol=atol, rtol=rtol):
-                raise AssertionError(
-                    f"{type(module).__name__}: equivariance error for element {g!r} too high: "
-                    f"max {err.max().item():.3g}, mean {err.mean().item():.3g}"
-                )
-            errors.append((g, err.mean().item()))
-    return errors
+        """:meth:`EquivariantModule.check_equivariance` on random ``(batch, in_size)`` inputs
+        (float64), over every testing element of the group by default."""
+        return super().check_equivariance(atol=atol, rtol=rtol, elements=elements, batch=batch)

@@ -32,6 +32,27 @@ _DENSE_FORMAT = "e2compile.basis/1"
 _COMPACT_FORMAT = "e2compile.basis/2"
 
 
+def record_meta(spec: BasisSpec, format: str, dim: int) -> dict[str, Any]:
+    """The metadata every artifact record carries (any kind): its format, canonical spec JSON,
+    key, compiler and algorithm versions and dimension."""
+    return {
+        "format": format,
+        "spec": spec.canonical_json(),
+        "key": spec.key,
+        "compiler_version": COMPILER_VERSION,
+        "algorithm_version": spec.algorithm_version,
+        "dim": dim,
+    }
+
+
+def record_spec(meta: dict[str, Any]) -> BasisSpec:
+    """The spec of a record's metadata (a spec of another algorithm version is refused by
+    :class:`BasisSpec`, which says to recompile)."""
+    if "spec" not in meta:
+        raise ValueError("record metadata lacks the spec")
+    return BasisSpec.from_json(meta["spec"])
+
+
 def _readonly(array: np.ndarray) -> np.ndarray:
     array = np.ascontiguousarray(array)
     array.setflags(write=False)
@@ -238,27 +259,16 @@ class BasisArtifact:
 
     def to_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
-        spec_json = self.spec.canonical_json()
         arrays = self._arrays()
         for name, column in self.attributes.items():
             arrays[_ARRAY_PREFIX + name] = column
-        meta = {
-            "format": _COMPACT_FORMAT if self.compact else _DENSE_FORMAT,
-            "spec": spec_json,
-            "key": self.spec.key,
-            "compiler_version": COMPILER_VERSION,
-            "algorithm_version": self.spec.algorithm_version,
-            "dim": self.dim,
-        }
-        return arrays, meta
+        fmt = _COMPACT_FORMAT if self.compact else _DENSE_FORMAT
+        return arrays, record_meta(self.spec, fmt, self.dim)
 
     @classmethod
     def from_record(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> BasisArtifact:
-        """Inverse of :meth:`to_record` (a spec of another algorithm version is refused by
-        :class:`BasisSpec`, which says to recompile)."""
-        if "spec" not in meta:
-            raise ValueError("record metadata lacks the spec")
-        spec = BasisSpec.from_json(meta["spec"])
+        """Inverse of :meth:`to_record` (see :func:`record_spec`)."""
+        spec = record_spec(meta)
         attributes = {}
         for name in get_kind(spec.kind).columns:
             try:

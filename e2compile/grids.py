@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .artifact import COMPILER_VERSION
+from .artifact import record_meta, record_spec
 from .group.spectral import copies, spectral_representation
 from .kinds import BasisKind, KindOptions
 from .specs import BasisSpec, gspace_fields
@@ -257,22 +257,12 @@ class GridArtifact:
     def to_record(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """``(arrays, meta)`` for the store; ``meta["spec"]`` is the canonical spec JSON."""
         arrays = {"grid": self.grid, "A": self.A, "Ainv": self.Ainv}
-        meta = {
-            "format": _FORMAT,
-            "spec": self.spec.canonical_json(),
-            "key": self.spec.key,
-            "compiler_version": COMPILER_VERSION,
-            "algorithm_version": self.spec.algorithm_version,
-            "dim": self.dim,
-        }
-        return arrays, meta
+        return arrays, record_meta(self.spec, _FORMAT, self.dim)
 
     @classmethod
     def from_record(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> GridArtifact:
-        """Inverse of :meth:`to_record`."""
-        if "spec" not in meta:
-            raise ValueError("record metadata lacks the spec")
-        spec = BasisSpec.from_json(meta["spec"])
+        """Inverse of :meth:`to_record` (see :func:`e2compile.artifact.record_spec`)."""
+        spec = record_spec(meta)
         missing = [n for n in ("grid", "A", "Ainv") if n not in arrays]
         if missing:
             raise ValueError(f"record lacks the arrays {missing}")
